@@ -8,8 +8,8 @@ use imkit_protocols::newim::{
     frame_to_command,
 };
 use imkit_protocols::{Command, Conversation, Event, GroupId, Message, MessageId, UserId};
-use prost::Message as _;
 use proptest::prelude::*;
+use prost::Message as _;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_util::codec::{Decoder, Encoder};
 
