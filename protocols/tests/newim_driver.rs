@@ -43,12 +43,15 @@ async fn accept(listener: &TcpListener) -> (WebSocketStream<TcpStream>, String, 
         .expect("the client connects")
         .unwrap();
     let mut seen = None;
-    let ws = tokio_tungstenite::accept_hdr_async(stream, |req: &Request, resp: Response| {
+    // The callback's error type is tungstenite's (large) HTTP response; we never refuse.
+    #[allow(clippy::result_large_err)]
+    let note = |req: &Request, resp: Response| {
         seen = Some((req.uri().path().to_owned(), req.headers().clone()));
         Ok(resp)
-    })
-    .await
-    .unwrap();
+    };
+    let ws = tokio_tungstenite::accept_hdr_async(stream, note)
+        .await
+        .unwrap();
     let (path, headers) = seen.unwrap();
     (ws, path, headers)
 }

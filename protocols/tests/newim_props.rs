@@ -185,12 +185,9 @@ proptest! {
 
     #[test]
     fn chat_decoder_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..256), limit in 0usize..300) {
-        match decode_chat_message(&bytes, limit) {
-            Ok(message) => {
-                prop_assert!(bytes.len() <= limit);
-                prop_assert!(message.chat_op().is_some() && message.message_type().is_some());
-            }
-            Err(_) => {}
+        if let Ok(message) = decode_chat_message(&bytes, limit) {
+            prop_assert!(bytes.len() <= limit);
+            prop_assert!(message.chat_op().is_some() && message.message_type().is_some());
         }
         let _ = decode_chat_status(&bytes, limit);
         let _ = decode_exchange_message(&bytes, limit);
