@@ -90,11 +90,7 @@ fn stored(message: &Frame, uid: &str, id: u64) -> WsMessage {
     let Frame::Chat(message) = message else {
         panic!("expected a binary frame");
     };
-    encode_server_frame(&ChatMessage {
-        sender: Some(uid.into()),
-        uuid: Some(id.to_string()),
-        ..message.clone()
-    })
+    encode_server_frame(&message.stored_copy(&UserId::new(uid), id))
 }
 
 #[tokio::test]

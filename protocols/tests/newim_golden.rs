@@ -134,10 +134,12 @@ fn send_command_bytes() {
 
 #[test]
 fn delivered_copy_bytes_both_ways() {
-    let stored = ChatMessage {
-        uuid: Some("42".into()),
+    // The client wrote another sender: the gateway takes the cookie's uid.
+    let sent = ChatMessage {
+        sender: Some("mallory".into()),
         ..chat_message()
     };
+    let stored = sent.stored_copy(&UserId::new("john-1"), 42);
     assert_eq!(
         encode_server_frame(&stored),
         WsMessage::binary(hex(DELIVERED))

@@ -100,6 +100,17 @@ impl ChatMessage {
         self.encode_to_vec()
     }
 
+    /// Server side: the copy the gateway stores and pushes to every member of the box: the
+    /// sender overwritten with the connection's uid (the cookie's, whatever the client wrote)
+    /// and `uuid` set to the id the server assigned, in decimal.
+    pub fn stored_copy(&self, sender: &crate::UserId, id: u64) -> ChatMessage {
+        ChatMessage {
+            sender: Some(sender.as_str().to_owned()),
+            uuid: Some(id.to_string()),
+            ..self.clone()
+        }
+    }
+
     /// The operation, `None` for a value outside the enum.
     pub fn chat_op(&self) -> Option<ChatOp> {
         ChatOp::try_from(self.op).ok()
