@@ -6,7 +6,8 @@
 //! value of the right type wins, as Go's decoder assigns field by field.
 //!
 //! Writing ([`ObjectWriter`]): compact, keys in the order written, strings escaped as
-//! `json.Marshal` does (HTML-sensitive `<`, `>`, `&` and U+2028/U+2029 as `\uXXXX`).
+//! `json.Marshal` does (HTML-sensitive `<`, `>`, `&` and U+2028/U+2029 as `\uXXXX`) for what
+//! the broker prints, or as the browser's `JSON.stringify` does for what the chat-ui sends.
 
 use std::fmt;
 
@@ -148,17 +149,28 @@ impl<'de> Visitor<'de> for DocumentVisitor {
     }
 }
 
+/// Whose string escaping to copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Escaping {
+    /// Go's `json.Marshal` (the broker): also `<`, `>`, `&`, U+2028, U+2029.
+    Go,
+    /// JavaScript's `JSON.stringify` (the chat-ui): only quotes, backslashes and controls.
+    Browser,
+}
+
 /// Writes one compact JSON object, member by member, as Go's `json.Marshal` prints a struct.
 pub(crate) struct ObjectWriter {
     out: String,
     empty: bool,
+    escaping: Escaping,
 }
 
 impl ObjectWriter {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(escaping: Escaping) -> Self {
         ObjectWriter {
             out: String::from("{"),
             empty: true,
+            escaping,
         }
     }
 
@@ -167,13 +179,13 @@ impl ObjectWriter {
             self.out.push(',');
         }
         self.empty = false;
-        write_string(&mut self.out, key);
+        write_string(&mut self.out, key, self.escaping);
         self.out.push(':');
     }
 
     pub(crate) fn string(mut self, key: &str, value: &str) -> Self {
         self.key(key);
-        write_string(&mut self.out, value);
+        write_string(&mut self.out, value, self.escaping);
         self
     }
 
@@ -221,8 +233,10 @@ impl ObjectWriter {
 }
 
 /// A JSON string as Go's `encodeState.string` writes it with HTML escaping on (Go ≥ 1.22:
-/// `\b` and `\f` get their short escapes; older Go wrote `\u0008`, `\u000c`).
-pub(crate) fn write_string(out: &mut String, s: &str) {
+/// `\b` and `\f` get their short escapes; older Go wrote `\u0008`, `\u000c`), or as
+/// `JSON.stringify` writes it (the same short escapes, nothing HTML-related).
+pub(crate) fn write_string(out: &mut String, s: &str, escaping: Escaping) {
+    let go = escaping == Escaping::Go;
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     let mut start = 0;
@@ -235,9 +249,10 @@ pub(crate) fn write_string(out: &mut String, s: &str) {
             '\t' => Some("\\t"),
             '\u{8}' => Some("\\b"),
             '\u{c}' => Some("\\f"),
-            '\u{2028}' => Some("\\u2028"),
-            '\u{2029}' => Some("\\u2029"),
-            c if c < ' ' || c == '<' || c == '>' || c == '&' => None,
+            '\u{2028}' if go => Some("\\u2028"),
+            '\u{2029}' if go => Some("\\u2029"),
+            '<' | '>' | '&' if go => None,
+            c if c < ' ' => None,
             _ => continue,
         };
         out.push_str(&s[start..i]);
@@ -262,8 +277,15 @@ mod tests {
 
     fn escaped(s: &str) -> String {
         let mut out = String::new();
-        write_string(&mut out, s);
+        write_string(&mut out, s, Escaping::Go);
         out
+    }
+
+    #[test]
+    fn escapes_like_the_browser() {
+        let mut out = String::new();
+        write_string(&mut out, "hi <b>&\u{2028}\"\n\u{1}", Escaping::Browser);
+        assert_eq!(out, "\"hi <b>&\u{2028}\\\"\\n\\u0001\"");
     }
 
     #[test]

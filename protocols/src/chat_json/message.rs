@@ -5,7 +5,7 @@ use std::fmt;
 
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use super::json::ObjectWriter;
+use super::json::{Escaping, ObjectWriter};
 use crate::{Dialect, Error, Result};
 
 /// Which command names a frame uses: v1 (the seed, bare names, responses echo the request's
@@ -164,12 +164,13 @@ impl ClientMessage {
         }
     }
 
-    /// The JSON text of the frame, as the chat-ui would send it.
+    /// The JSON text of the frame, as the chat-ui sends it (`JSON.stringify`: key order as
+    /// listed, no HTML escaping; the broker reads either escaping the same).
     pub fn to_json(&self, version: Version) -> Result<String> {
         let cmd = self.cmd(version).ok_or_else(|| {
             Error::unsupported(Dialect::ChatJson, "send this in v1 (v2-only command)")
         })?;
-        let w = ObjectWriter::new().string("cmd", cmd);
+        let w = ObjectWriter::new(Escaping::Browser).string("cmd", cmd);
         Ok(match self {
             ClientMessage::CreateAccount { nick_name } => w.string("nickName", nick_name),
             ClientMessage::Match { account_id }
@@ -300,7 +301,7 @@ impl ServerMessage {
             Error::unsupported(Dialect::ChatJson, "send this in v1 (v2-only reply)")
         })?;
         let v2 = version == Version::V2;
-        let mut w = ObjectWriter::new().string("cmd", cmd);
+        let mut w = ObjectWriter::new(Escaping::Go).string("cmd", cmd);
         // v2 responses embed BaseRespCmd {cmd, code} first.
         if v2 {
             match self {
@@ -365,7 +366,7 @@ impl ServerMessage {
                 .string("signalType", signal_type.as_str())
                 .object(
                     "data",
-                    ObjectWriter::new()
+                    ObjectWriter::new(Escaping::Go)
                         .u64_nonzero("accountId", data.account_id)
                         .string_nonempty("nickName", &data.nick_name),
                 ),
