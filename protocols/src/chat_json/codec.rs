@@ -232,6 +232,8 @@ pub fn decode_server_text(text: &str, limit: usize) -> Result<Inbound<ServerMess
 
 /// Text of a frame payload given as bytes. Go replaces invalid UTF-8 inside strings with
 /// U+FFFD; the lossy conversion does the same (and outside strings it still fails to parse).
+/// The limit applies to the payload: the replacement may grow it (at most threefold), so the
+/// text is not checked again.
 fn text_of(payload: &[u8], limit: usize) -> Result<String> {
     check_len(payload.len(), limit)?;
     Ok(String::from_utf8_lossy(payload).into_owned())
@@ -239,12 +241,12 @@ fn text_of(payload: &[u8], limit: usize) -> Result<String> {
 
 /// [`decode_client_text`] for a raw payload (any bytes).
 pub fn decode_client_payload(payload: &[u8], limit: usize) -> Result<Inbound<ClientMessage>> {
-    decode_client_text(&text_of(payload, limit)?, limit)
+    decode_client_text(&text_of(payload, limit)?, usize::MAX)
 }
 
 /// [`decode_server_text`] for a raw payload (any bytes).
 pub fn decode_server_payload(payload: &[u8], limit: usize) -> Result<Inbound<ServerMessage>> {
-    decode_server_text(&text_of(payload, limit)?, limit)
+    decode_server_text(&text_of(payload, limit)?, usize::MAX)
 }
 
 /// Decode one WebSocket message from a client. Binary and control frames are ignored; a
