@@ -289,10 +289,10 @@ proptest! {
             Ok(message) => {
                 prop_assert_eq!(command_from_client(&message), command);
                 // Ids the neutral command leaves implicit come from the context.
-                if let Some(claimed) = message.claimed_account() {
-                    if !matches!(message, ClientMessage::Reconnect { .. }) {
-                        prop_assert_eq!(claimed, account);
-                    }
+                if let Some(claimed) = message.claimed_account()
+                    && !matches!(message, ClientMessage::Reconnect { .. })
+                {
+                    prop_assert_eq!(claimed, account);
                 }
             }
             Err(e) => {
