@@ -247,16 +247,13 @@ async fn a_chat_round_maps_both_ways() {
         )
         .await;
         // Logout closes the socket.
-        let end = timeout(WAIT, async {
-            loop {
-                match peer.next().await {
-                    None | Some(Err(_)) | Some(Ok(WsMessage::Close(_))) => return,
-                    Some(Ok(other)) => panic!("unexpected {other:?}"),
-                }
-            }
-        })
-        .await;
-        assert!(end.is_ok(), "the client did not close");
+        let end = timeout(WAIT, peer.next())
+            .await
+            .expect("the client did not close");
+        assert!(
+            matches!(end, None | Some(Err(_)) | Some(Ok(WsMessage::Close(_)))),
+            "unexpected {end:?}"
+        );
     });
 
     let mut connection = timeout(WAIT, Connection::connect(config(&url, "alice")))
