@@ -234,6 +234,57 @@ proptest! {
         prop_assert!(decode_server_text(&text, V1_MAX_FRAME).is_ok());
     }
 
+    /// What the fuzz target checks: anything decoded prints, and print → decode → print is
+    /// a fixed point. Fed with frames that decode (keys, wrong types, repeats, v1/v2 names).
+    #[test]
+    fn printing_decoded_frames_is_a_fixed_point(
+        cmd in prop_oneof![
+            Just("CRT_ACCOUNT"), Just("CRT_ACCOUNT_RESP"), Just("MATCH"), Just("MATCH_RESP"),
+            Just("DIALOGUE"), Just("PUSH_SIGNAL"), Just("PING_RESP"), Just("RECONNECT_RESP"),
+            Just("PUSH_VIEWED_ACK_REQ"), Just("VIEWED_ACK"), Just("PONG"), Just("RECONNECT_REQ"),
+        ],
+        members in proptest::collection::vec(
+            (
+                prop_oneof![
+                    Just("code"), Just("token"), Just("NICKNAME"), Just("accountid"),
+                    Just("data"), Just("signalType"), Just("partnerName"), Just("msgId"),
+                ],
+                prop_oneof![
+                    Just("5".to_owned()), Just("-1".to_owned()), Just("\"x<\"".to_owned()),
+                    Just("null".to_owned()), Just(r#"{"accountId":3,"nickname":"n"}"#.to_owned()),
+                    Just("\"NewSession\"".to_owned()), Just("1.5".to_owned()),
+                ],
+            ),
+            0..6,
+        ),
+    ) {
+        let mut json = format!(r#"{{"cmd":"{cmd}""#);
+        for (key, value) in &members {
+            json.push_str(&format!(r#","{key}":{value}"#));
+        }
+        json.push('}');
+        if let Inbound::Message { message, version } = decode_server_text(&json, BIG).unwrap() {
+            let printed = message.to_json(version).unwrap();
+            let Inbound::Message { message: again, version: v } =
+                decode_server_text(&printed, BIG).unwrap()
+            else {
+                panic!("{printed} does not decode");
+            };
+            prop_assert_eq!(v, version);
+            prop_assert_eq!(again.to_json(v).unwrap(), printed);
+        }
+        if let Inbound::Message { message, version } = decode_client_text(&json, BIG).unwrap() {
+            let printed = message.to_json(version).unwrap();
+            let Inbound::Message { message: again, version: v } =
+                decode_client_text(&printed, BIG).unwrap()
+            else {
+                panic!("{printed} does not decode");
+            };
+            prop_assert_eq!(v, version);
+            prop_assert_eq!(again.to_json(v).unwrap(), printed);
+        }
+    }
+
     #[test]
     fn server_frames_survive_any_split(
         messages in proptest::collection::vec((server_message(), version()), 1..8),
