@@ -40,11 +40,15 @@
 //! # Ok::<(), imkit_protocols::Error>(())
 //! ```
 //!
-//! Decisions where the note is silent: `PUSH_SIGNAL.data` is read as a struct (repeated
+//! Decisions where the note is silent: client frames are printed as the chat-ui's
+//! `JSON.stringify` prints them (no HTML escaping: §9.3's `81 f6` DIALOGUE carries a raw
+//! `hi <b>&`), server frames as Go prints them; `PUSH_SIGNAL.data` is read as a struct (repeated
 //! `data` keys merge, as Go decodes into one struct value); strings are escaped as Go ≥ 1.22
 //! does (`\b`, `\f` short); v2 `PING_RESP` has no `code` (as the note lists it); the v2
 //! driver falls back to a new account on `RECONNECT_RESP` code 4 and fails (to be retried
-//! with backoff) on any other non-zero code.
+//! with backoff) on any other non-zero code. A broker serving both versions on one port
+//! knows the version only after decoding, so it reads with [`V2_MAX_FRAME`] (or
+//! [`V1_MAX_FRAME`] to be as strict as the seed).
 
 pub mod codec;
 mod driver;
