@@ -1,0 +1,395 @@
+//! The typed messages of vearne/chat, both directions, mirroring the wire field for field
+//! (protocol note §3 for v1, §7 for v2), and their printing as Go's `json.Marshal` prints them.
+
+use std::fmt;
+
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use super::json::{Escaping, ObjectWriter};
+use crate::{Dialect, Error, Result};
+
+/// Which command names a frame uses: v1 (the seed, bare names, responses echo the request's
+/// `cmd`) or v2 (`X_REQ` / `X_RESP`, tokens and `RECONNECT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Version {
+    V1,
+    V2,
+}
+
+/// The result codes (`CodeEnum`). A newtype, so a code the original never sends still
+/// survives a round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Code(pub i32);
+
+impl Code {
+    /// `C000` / `Success`.
+    pub const SUCCESS: Code = Code(0);
+    /// `C001` / `ParamErr`.
+    pub const PARAM_ERR: Code = Code(1);
+    /// `C002` / `InternalErr`.
+    pub const INTERNAL_ERR: Code = Code(2);
+    /// `C003` / `UnknowErr`.
+    pub const UNKNOWN_ERR: Code = Code(3);
+    /// `C004` / `NoDataFound`: MATCH found no partner; v2 RECONNECT with a bad id or token.
+    pub const NO_DATA_FOUND: Code = Code(4);
+
+    pub fn is_success(self) -> bool {
+        self == Code::SUCCESS
+    }
+
+    /// The v2 name, for messages to users.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            0 => "Success",
+            1 => "ParamErr",
+            2 => "InternalErr",
+            3 => "UnknowErr",
+            4 => "NoDataFound",
+            _ => "unknown code",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.0, self.name())
+    }
+}
+
+/// `PUSH_SIGNAL.signalType`: the protobuf `SignalTypeEnum` by name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SignalType {
+    /// 0: a session partner left (logged out or closed the socket).
+    PartnerExit,
+    /// 1: somebody matched us into a new session.
+    NewSession,
+    /// 2: defined, never pushed.
+    DeleteMsg,
+    /// 3: defined; the broker turns it into `PUSH_VIEWED_ACK` instead.
+    ViewedAck,
+    /// Any other name (Go prints an unknown enum value as its number).
+    Other(String),
+}
+
+impl SignalType {
+    pub fn as_str(&self) -> &str {
+        match self {
+            SignalType::PartnerExit => "PartnerExit",
+            SignalType::NewSession => "NewSession",
+            SignalType::DeleteMsg => "DeleteMsg",
+            SignalType::ViewedAck => "ViewedAck",
+            SignalType::Other(name) => name,
+        }
+    }
+
+    pub fn from_name(name: &str) -> SignalType {
+        match name {
+            "PartnerExit" => SignalType::PartnerExit,
+            "NewSession" => SignalType::NewSession,
+            "DeleteMsg" => SignalType::DeleteMsg,
+            "ViewedAck" => SignalType::ViewedAck,
+            other => SignalType::Other(other.to_owned()),
+        }
+    }
+}
+
+/// `PUSH_SIGNAL.data`. Both members are `omitempty`: NewSession carries the matcher's id and
+/// nick, PartnerExit only the id of who left; zero values vanish (`"data":{}`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct SignalData {
+    pub account_id: u64,
+    pub nick_name: String,
+}
+
+/// What a client sends to the broker.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ClientMessage {
+    /// `CRT_ACCOUNT` / `CRT_ACCOUNT_REQ` `{cmd, nickName}`.
+    CreateAccount { nick_name: String },
+    /// `MATCH` / `MATCH_REQ` `{cmd, accountId}`.
+    Match { account_id: u64 },
+    /// `DIALOGUE` / `DIALOGUE_REQ` `{cmd, requestId, senderId, sessionId, content}`.
+    Dialogue {
+        request_id: String,
+        sender_id: u64,
+        session_id: u64,
+        content: String,
+    },
+    /// The answer to a server ping: `PONG` (v1) / `PING_RESP` (v2) `{cmd, accountId}`.
+    Pong { account_id: u64 },
+    /// `VIEWED_ACK` / `VIEWED_ACK_REQ` `{cmd, sessionId, accountId, msgId}`: `account_id`
+    /// (the reader) read everything in the session up to `msg_id`.
+    ViewedAck {
+        session_id: u64,
+        account_id: u64,
+        msg_id: u64,
+    },
+    /// v2 only: a client-initiated `PING_REQ` `{cmd, accountId}`.
+    Ping { account_id: u64 },
+    /// v2 only: `RECONNECT_REQ` `{cmd, accountId, token}`.
+    Reconnect { account_id: u64, token: String },
+}
+
+impl ClientMessage {
+    /// The `cmd` string, `None` where `version` has no such message.
+    pub fn cmd(&self, version: Version) -> Option<&'static str> {
+        use Version::{V1, V2};
+        Some(match (self, version) {
+            (ClientMessage::CreateAccount { .. }, V1) => "CRT_ACCOUNT",
+            (ClientMessage::CreateAccount { .. }, V2) => "CRT_ACCOUNT_REQ",
+            (ClientMessage::Match { .. }, V1) => "MATCH",
+            (ClientMessage::Match { .. }, V2) => "MATCH_REQ",
+            (ClientMessage::Dialogue { .. }, V1) => "DIALOGUE",
+            (ClientMessage::Dialogue { .. }, V2) => "DIALOGUE_REQ",
+            (ClientMessage::Pong { .. }, V1) => "PONG",
+            (ClientMessage::Pong { .. }, V2) => "PING_RESP",
+            (ClientMessage::ViewedAck { .. }, V1) => "VIEWED_ACK",
+            (ClientMessage::ViewedAck { .. }, V2) => "VIEWED_ACK_REQ",
+            (ClientMessage::Ping { .. }, V2) => "PING_REQ",
+            (ClientMessage::Reconnect { .. }, V2) => "RECONNECT_REQ",
+            (ClientMessage::Ping { .. } | ClientMessage::Reconnect { .. }, V1) => return None,
+        })
+    }
+
+    /// The account the message claims to come from (the broker trusts it for PONG).
+    pub fn claimed_account(&self) -> Option<u64> {
+        match self {
+            ClientMessage::CreateAccount { .. } => None,
+            ClientMessage::Match { account_id }
+            | ClientMessage::Pong { account_id }
+            | ClientMessage::ViewedAck { account_id, .. }
+            | ClientMessage::Ping { account_id }
+            | ClientMessage::Reconnect { account_id, .. } => Some(*account_id),
+            ClientMessage::Dialogue { sender_id, .. } => Some(*sender_id),
+        }
+    }
+
+    /// The JSON text of the frame, as the chat-ui sends it (`JSON.stringify`: key order as
+    /// listed, no HTML escaping; the broker reads either escaping the same).
+    pub fn to_json(&self, version: Version) -> Result<String> {
+        let cmd = self.cmd(version).ok_or_else(|| {
+            Error::unsupported(Dialect::ChatJson, "send this in v1 (v2-only command)")
+        })?;
+        let w = ObjectWriter::new(Escaping::Browser).string("cmd", cmd);
+        Ok(match self {
+            ClientMessage::CreateAccount { nick_name } => w.string("nickName", nick_name),
+            ClientMessage::Match { account_id }
+            | ClientMessage::Pong { account_id }
+            | ClientMessage::Ping { account_id } => w.u64("accountId", *account_id),
+            ClientMessage::Dialogue {
+                request_id,
+                sender_id,
+                session_id,
+                content,
+            } => w
+                .string("requestId", request_id)
+                .u64("senderId", *sender_id)
+                .u64("sessionId", *session_id)
+                .string("content", content),
+            ClientMessage::ViewedAck {
+                session_id,
+                account_id,
+                msg_id,
+            } => w
+                .u64("sessionId", *session_id)
+                .u64("accountId", *account_id)
+                .u64("msgId", *msg_id),
+            ClientMessage::Reconnect { account_id, token } => {
+                w.u64("accountId", *account_id).string("token", token)
+            }
+        }
+        .finish())
+    }
+
+    /// One WebSocket text frame.
+    pub fn to_frame(&self, version: Version) -> Result<WsMessage> {
+        Ok(WsMessage::text(self.to_json(version)?))
+    }
+}
+
+/// What the broker sends to a client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServerMessage {
+    /// v1 `CRT_ACCOUNT` `{cmd, nickName, accountId}` (no code, no token);
+    /// v2 `CRT_ACCOUNT_RESP` `{cmd, code, nickName, accountId, token}`.
+    AccountCreated {
+        code: Code,
+        nick_name: String,
+        account_id: u64,
+        token: String,
+    },
+    /// v1 `MATCH` `{cmd, partnerId?, partnerName?, sessionId?, code}`;
+    /// v2 `MATCH_RESP` `{cmd, code, partnerId?, partnerName?, sessionId?}`. `?`: omitempty.
+    MatchResult {
+        code: Code,
+        partner_id: u64,
+        partner_name: String,
+        session_id: u64,
+    },
+    /// v1 `DIALOGUE` `{cmd, requestId, msgId, code}`; v2 `DIALOGUE_RESP` `{cmd, code, requestId, msgId}`.
+    DialogueResult {
+        code: Code,
+        request_id: String,
+        msg_id: u64,
+    },
+    /// `PUSH_DIALOGUE` / `PUSH_DIALOGUE_REQ` `{cmd, msgId, senderId, sessionId, content}`.
+    PushDialogue {
+        msg_id: u64,
+        sender_id: u64,
+        session_id: u64,
+        content: String,
+    },
+    /// `PUSH_SIGNAL` / `PUSH_SIGNAL_REQ` `{cmd, senderId, sessionId, receiverId, signalType, data}`.
+    PushSignal {
+        sender_id: u64,
+        session_id: u64,
+        receiver_id: u64,
+        signal_type: SignalType,
+        data: SignalData,
+    },
+    /// The app heartbeat: `PING` / `PING_REQ` `{cmd, accountId}`; answer with
+    /// [`ClientMessage::Pong`].
+    Ping { account_id: u64 },
+    /// v1 `VIEWED_ACK` `{cmd, code}`; v2 `VIEWED_ACK_RESP` `{cmd, code}`.
+    ViewedAckResult { code: Code },
+    /// `PUSH_VIEWED_ACK` / `PUSH_VIEWED_ACK_REQ` `{cmd, sessionId, accountId, msgId}`;
+    /// `account_id` is the reader.
+    PushViewedAck {
+        session_id: u64,
+        account_id: u64,
+        msg_id: u64,
+    },
+    /// v2 only: `PING_RESP` `{cmd, accountId}`, the answer to a client `PING_REQ`.
+    PingReply { account_id: u64 },
+    /// v2 only: `RECONNECT_RESP` `{cmd, code}`; code 4 means a bad id or token.
+    ReconnectResult { code: Code },
+}
+
+impl ServerMessage {
+    /// The `cmd` string, `None` where `version` has no such message.
+    pub fn cmd(&self, version: Version) -> Option<&'static str> {
+        use Version::{V1, V2};
+        Some(match (self, version) {
+            (ServerMessage::AccountCreated { .. }, V1) => "CRT_ACCOUNT",
+            (ServerMessage::AccountCreated { .. }, V2) => "CRT_ACCOUNT_RESP",
+            (ServerMessage::MatchResult { .. }, V1) => "MATCH",
+            (ServerMessage::MatchResult { .. }, V2) => "MATCH_RESP",
+            (ServerMessage::DialogueResult { .. }, V1) => "DIALOGUE",
+            (ServerMessage::DialogueResult { .. }, V2) => "DIALOGUE_RESP",
+            (ServerMessage::PushDialogue { .. }, V1) => "PUSH_DIALOGUE",
+            (ServerMessage::PushDialogue { .. }, V2) => "PUSH_DIALOGUE_REQ",
+            (ServerMessage::PushSignal { .. }, V1) => "PUSH_SIGNAL",
+            (ServerMessage::PushSignal { .. }, V2) => "PUSH_SIGNAL_REQ",
+            (ServerMessage::Ping { .. }, V1) => "PING",
+            (ServerMessage::Ping { .. }, V2) => "PING_REQ",
+            (ServerMessage::ViewedAckResult { .. }, V1) => "VIEWED_ACK",
+            (ServerMessage::ViewedAckResult { .. }, V2) => "VIEWED_ACK_RESP",
+            (ServerMessage::PushViewedAck { .. }, V1) => "PUSH_VIEWED_ACK",
+            (ServerMessage::PushViewedAck { .. }, V2) => "PUSH_VIEWED_ACK_REQ",
+            (ServerMessage::PingReply { .. }, V2) => "PING_RESP",
+            (ServerMessage::ReconnectResult { .. }, V2) => "RECONNECT_RESP",
+            (ServerMessage::PingReply { .. } | ServerMessage::ReconnectResult { .. }, V1) => {
+                return None;
+            }
+        })
+    }
+
+    /// The JSON text of the frame, byte for byte as the Go broker prints it. In v1 the
+    /// `code` and `token` of [`ServerMessage::AccountCreated`] are not on the wire.
+    pub fn to_json(&self, version: Version) -> Result<String> {
+        let cmd = self.cmd(version).ok_or_else(|| {
+            Error::unsupported(Dialect::ChatJson, "send this in v1 (v2-only reply)")
+        })?;
+        let v2 = version == Version::V2;
+        let mut w = ObjectWriter::new(Escaping::Go).string("cmd", cmd);
+        // v2 responses embed BaseRespCmd {cmd, code} first.
+        if v2 {
+            match self {
+                ServerMessage::AccountCreated { code, .. }
+                | ServerMessage::MatchResult { code, .. }
+                | ServerMessage::DialogueResult { code, .. } => w = w.i32("code", code.0),
+                _ => {}
+            }
+        }
+        Ok(match self {
+            ServerMessage::AccountCreated {
+                nick_name,
+                account_id,
+                token,
+                ..
+            } => {
+                let w = w
+                    .string("nickName", nick_name)
+                    .u64("accountId", *account_id);
+                if v2 { w.string("token", token) } else { w }
+            }
+            ServerMessage::MatchResult {
+                code,
+                partner_id,
+                partner_name,
+                session_id,
+            } => {
+                let w = w
+                    .u64_nonzero("partnerId", *partner_id)
+                    .string_nonempty("partnerName", partner_name)
+                    .u64_nonzero("sessionId", *session_id);
+                if v2 { w } else { w.i32("code", code.0) }
+            }
+            ServerMessage::DialogueResult {
+                code,
+                request_id,
+                msg_id,
+            } => {
+                let w = w.string("requestId", request_id).u64("msgId", *msg_id);
+                if v2 { w } else { w.i32("code", code.0) }
+            }
+            ServerMessage::PushDialogue {
+                msg_id,
+                sender_id,
+                session_id,
+                content,
+            } => w
+                .u64("msgId", *msg_id)
+                .u64("senderId", *sender_id)
+                .u64("sessionId", *session_id)
+                .string("content", content),
+            ServerMessage::PushSignal {
+                sender_id,
+                session_id,
+                receiver_id,
+                signal_type,
+                data,
+            } => w
+                .u64("senderId", *sender_id)
+                .u64("sessionId", *session_id)
+                .u64("receiverId", *receiver_id)
+                .string("signalType", signal_type.as_str())
+                .object(
+                    "data",
+                    ObjectWriter::new(Escaping::Go)
+                        .u64_nonzero("accountId", data.account_id)
+                        .string_nonempty("nickName", &data.nick_name),
+                ),
+            ServerMessage::Ping { account_id } | ServerMessage::PingReply { account_id } => {
+                w.u64("accountId", *account_id)
+            }
+            ServerMessage::ViewedAckResult { code } | ServerMessage::ReconnectResult { code } => {
+                w.i32("code", code.0)
+            }
+            ServerMessage::PushViewedAck {
+                session_id,
+                account_id,
+                msg_id,
+            } => w
+                .u64("sessionId", *session_id)
+                .u64("accountId", *account_id)
+                .u64("msgId", *msg_id),
+        }
+        .finish())
+    }
+
+    /// One WebSocket text frame.
+    pub fn to_frame(&self, version: Version) -> Result<WsMessage> {
+        Ok(WsMessage::text(self.to_json(version)?))
+    }
+}
