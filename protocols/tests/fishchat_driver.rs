@@ -416,6 +416,18 @@ async fn the_text_driver_speaks_lines_directly_and_reconnects() {
         timeout(WAIT, seen.recv()).await.unwrap().unwrap(),
         (2, s("SEND_CLIENT_ID alice\n"))
     );
+    // A message over the frame limit fails alone; the connection goes on.
+    conn.send(Command::Send {
+        to: Conversation::User(UserId::from("bob")),
+        client_ref: s(""),
+        content: "x".repeat(100_000),
+    })
+    .await
+    .unwrap();
+    match next_event(&mut conn).await {
+        Event::Error { message, .. } => assert!(message.contains("frame limit"), "{message}"),
+        other => panic!("{other:?}"),
+    }
     conn.send(Command::Send {
         to: Conversation::User(UserId::from("bob")),
         client_ref: s(""),

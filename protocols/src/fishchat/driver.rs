@@ -145,7 +145,18 @@ impl Link for FishchatLink {
         if let Cmd::SendClientId { client_id } = &cmd {
             self.ctx.me = client_id.clone().into();
         }
-        self.write(cmd).await
+        match self.write(cmd).await {
+            // The encoder refuses before writing anything: only this command fails.
+            Err(Error::FrameTooLarge {
+                dialect,
+                len,
+                limit,
+            }) => Err(Error::malformed(
+                dialect,
+                format!("the command is {len} bytes, over the {limit}-byte frame limit"),
+            )),
+            other => other,
+        }
     }
 
     async fn recv(&mut self) -> Result<Vec<Event>> {
