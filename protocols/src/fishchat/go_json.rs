@@ -1,0 +1,188 @@
+//! The JSON body of a frame, byte-exact with Go: `json.NewEncoder(w).Encode(&CmdSimple{…})`
+//! on the way out, `json.Unmarshal(body, &CmdSimple{})` on the way in.
+
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use super::message::CmdSimple;
+use crate::{Dialect, Error, Result};
+
+/// Append the body Go's `json.Encoder` writes for `cmd`: `{"CmdName":…,"Args":[…]}` and a
+/// newline. `Args` is `[]` when empty (never `null`).
+pub fn write_body(cmd: &CmdSimple, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"CmdName\":");
+    write_string(&cmd.name, out);
+    out.extend_from_slice(b",\"Args\":[");
+    for (i, arg) in cmd.args.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(arg, out);
+    }
+    out.extend_from_slice(b"]}\n");
+}
+
+/// The body as a fresh buffer (see [`write_body`]).
+pub fn body(cmd: &CmdSimple) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        24 + cmd.name.len() + cmd.args.iter().map(|a| a.len() + 3).sum::<usize>(),
+    );
+    write_body(cmd, &mut out);
+    out
+}
+
+/// A JSON string as Go's encoder writes it with HTML escaping on (the default):
+/// `"` and `\` escaped, `\n` `\r` `\t` short, other control bytes as `\u00XX` (lowercase hex;
+/// the Go < 1.22 that built the original has no `\b`/`\f` short forms), `<` `>` `&` as
+/// `\u003c` `\u003e` `\u0026`, and U+2028/U+2029 as `\u2028`/`\u2029`. Everything else is
+/// raw UTF-8.
+pub fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let escape: Option<&[u8]> = match c {
+            '"' => Some(b"\\\""),
+            '\\' => Some(b"\\\\"),
+            '\n' => Some(b"\\n"),
+            '\r' => Some(b"\\r"),
+            '\t' => Some(b"\\t"),
+            '\u{2028}' => Some(b"\\u2028"),
+            '\u{2029}' => Some(b"\\u2029"),
+            '<' | '>' | '&' | '\u{0}'..='\u{1f}' => None,
+            _ => continue,
+        };
+        out.extend_from_slice(&s.as_bytes()[start..i]);
+        match escape {
+            Some(bytes) => out.extend_from_slice(bytes),
+            None => {
+                let b = c as u8;
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            }
+        }
+        start = i + c.len_utf8();
+    }
+    out.extend_from_slice(&s.as_bytes()[start..]);
+    out.push(b'"');
+}
+
+/// Parse a body the way Go's `json.Unmarshal` into `CmdSimple` does: keys match
+/// case-insensitively (a later duplicate wins), extra keys are ignored, a missing or `null`
+/// key leaves the field empty, trailing whitespace (the encoder's `\n`) is allowed, and
+/// invalid UTF-8 inside strings becomes U+FFFD. Arguments must be strings.
+///
+/// Differences kept on purpose: a top-level `null` (a no-op in Go) and a lone UTF-16
+/// surrogate escape (U+FFFD in Go) are errors here; either way the original drops the frame.
+pub fn parse_body(body: &[u8]) -> Result<CmdSimple> {
+    let text = String::from_utf8_lossy(body);
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let cmd = de.deserialize_map(CmdVisitor).and_then(|cmd| {
+        de.end()?;
+        Ok(cmd)
+    });
+    cmd.map_err(|e| Error::malformed(Dialect::Fishchat, format!("invalid JSON body: {e}")))
+}
+
+struct CmdVisitor;
+
+impl<'de> Visitor<'de> for CmdVisitor {
+    type Value = CmdSimple;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(r#"an object {"CmdName":…,"Args":[…]}"#)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CmdSimple, A::Error> {
+        let mut cmd = CmdSimple::default();
+        while let Some(key) = map.next_key::<String>()? {
+            if go_fold_eq(&key, "cmdname") {
+                if let Some(name) = map.next_value::<Option<String>>()? {
+                    cmd.name = name;
+                }
+            } else if go_fold_eq(&key, "args") {
+                // `null` gives Go a nil slice: no arguments.
+                cmd.args = map.next_value::<Option<Vec<String>>>()?.unwrap_or_default();
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(cmd)
+    }
+}
+
+/// Go's case-insensitive field match: ASCII case folding, plus the two non-ASCII letters that
+/// fold to ASCII ones (U+017F long s → `s`, U+212A Kelvin sign → `k`). `lower` is lowercase ASCII.
+fn go_fold_eq(key: &str, lower: &str) -> bool {
+    let mut expected = lower.bytes();
+    for c in key.chars() {
+        let folded = match c {
+            '\u{17f}' => 's',
+            '\u{212a}' => 'k',
+            c => c.to_ascii_lowercase(),
+        };
+        match expected.next() {
+            Some(b) if folded == char::from(b) => {}
+            _ => return false,
+        }
+    }
+    expected.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(name: &str, args: &[&str]) -> CmdSimple {
+        CmdSimple::new(name, args.iter().map(|a| a.to_string()).collect())
+    }
+
+    #[test]
+    fn writes_go_bytes() {
+        assert_eq!(
+            body(&s("REQ_MSG_SERVER", &[])),
+            b"{\"CmdName\":\"REQ_MSG_SERVER\",\"Args\":[]}\n"
+        );
+        assert_eq!(
+            body(&s("X", &["hello <b>&", "a\"b\\c\n\r\t\u{1}\u{8}\u{c}\u{7f}\u{2028}\u{2029}é"])),
+            "{\"CmdName\":\"X\",\"Args\":[\"hello \\u003cb\\u003e\\u0026\",\"a\\\"b\\\\c\\n\\r\\t\\u0001\\u0008\\u000c\u{7f}\\u2028\\u2029é\"]}\n".as_bytes()
+        );
+    }
+
+    #[test]
+    fn parses_like_go_unmarshal() {
+        assert_eq!(
+            parse_body(br#"{"cmdname":"REQ_MSG_SERVER"}"#).unwrap(),
+            s("REQ_MSG_SERVER", &[])
+        );
+        assert_eq!(
+            parse_body(br#" {"ARGS":["a"],"Extra":{"x":[1,2]},"CmdName":"N","Args":null} "#)
+                .unwrap(),
+            s("N", &[])
+        );
+        assert_eq!(
+            parse_body("{\"CmdName\":\"N\",\"Argſ\":[\"\\u003c\"]}\n".as_bytes()).unwrap(),
+            s("N", &["<"])
+        );
+        assert_eq!(
+            parse_body(b"{\"CmdName\":\"N\xff\"}").unwrap(),
+            s("N\u{fffd}", &[])
+        );
+        for bad in [
+            &b"{\"CmdName\":\"N\",\"Args\":[1]}"[..],
+            b"{\"CmdName\":1}",
+            b"[]",
+            b"{} x",
+            b"{",
+            b"",
+        ] {
+            assert!(
+                parse_body(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}
