@@ -122,7 +122,9 @@ async fn login_send_deliver_no_pipelining_and_silent_reconnect() {
     let port = im.local_addr().unwrap().port();
     let (url, mut seen) = picker(move |path| match path {
         "/server/login" => login_ok(port),
-        "/server/reconnect" => format!(r#"[response] status = 0 server = "127.0.0.1" port = "{port}""#),
+        "/server/reconnect" => {
+            format!(r#"[response] status = 0 server = "127.0.0.1" port = "{port}""#)
+        }
         _ => "[response] status = 404".into(),
     })
     .await;
@@ -130,10 +132,17 @@ async fn login_send_deliver_no_pipelining_and_silent_reconnect() {
     let node = tokio::spawn(async move {
         let (mut socket, _) = im.accept().await.unwrap();
         expect_bytes(&mut socket, LOGIN).await;
-        socket.write_all(br#"[rr] id="a_01" t="login" s=0"#).await.unwrap();
+        socket
+            .write_all(br#"[rr] id="a_01" t="login" s=0"#)
+            .await
+            .unwrap();
 
         // Two sends are queued at once: only the first may arrive before its [a].
-        expect_bytes(&mut socket, r#"[m] id = "c1" c = "one" [m.to] id = "2" [m.from] id = "1" device = "android""#).await;
+        expect_bytes(
+            &mut socket,
+            r#"[m] id = "c1" c = "one" [m.to] id = "2" [m.from] id = "1" device = "android""#,
+        )
+        .await;
         let mut extra = [0u8; 64];
         let early = timeout(Duration::from_millis(150), socket.read(&mut extra)).await;
         assert!(early.is_err(), "the second message must wait for the ack");
@@ -142,7 +151,11 @@ async fn login_send_deliver_no_pipelining_and_silent_reconnect() {
             .write_all(br#"[a] id = "c1"[m] id = "x9" c = "hey" [m.to] id = 1 [m.from] id = 2 device = "ipad""#)
             .await
             .unwrap();
-        expect_bytes(&mut socket, r#"[gm] id = "c2" c = "two" [gm.group] id = "5" [gm.user] id = "1" device = "android""#).await;
+        expect_bytes(
+            &mut socket,
+            r#"[gm] id = "c2" c = "two" [gm.group] id = "5" [gm.user] id = "1" device = "android""#,
+        )
+        .await;
         socket.write_all(br#"[a] id = "c2""#).await.unwrap();
         expect_bytes(&mut socket, r#"[a] id = "x9""#).await;
         drop(socket);
@@ -150,7 +163,11 @@ async fn login_send_deliver_no_pipelining_and_silent_reconnect() {
         // The reconnect: silent success, then business as usual.
         let (mut socket, _) = im.accept().await.unwrap();
         expect_bytes(&mut socket, RECONNECT).await;
-        expect_bytes(&mut socket, r#"[m] id = "c3" c = "back" [m.to] id = "2" [m.from] id = "1" device = "android""#).await;
+        expect_bytes(
+            &mut socket,
+            r#"[m] id = "c3" c = "back" [m.to] id = "2" [m.from] id = "1" device = "android""#,
+        )
+        .await;
         socket.write_all(br#"[a] id = "c3""#).await.unwrap();
         socket
     });
@@ -260,11 +277,17 @@ async fn refused_reconnect_falls_back_to_a_full_login() {
     let node = tokio::spawn(async move {
         let (mut socket, _) = im.accept().await.unwrap();
         expect_bytes(&mut socket, LOGIN).await;
-        socket.write_all(br#"[rr] id="a_01" t="login" s=0"#).await.unwrap();
+        socket
+            .write_all(br#"[rr] id="a_01" t="login" s=0"#)
+            .await
+            .unwrap();
         drop(socket);
         let (mut socket, _) = im.accept().await.unwrap();
         expect_bytes(&mut socket, LOGIN).await;
-        socket.write_all(br#"[rr] id="a_01" t="login" s=0"#).await.unwrap();
+        socket
+            .write_all(br#"[rr] id="a_01" t="login" s=0"#)
+            .await
+            .unwrap();
         socket
     });
     let mut connection = Connection::connect(config(&url)).await.unwrap();
@@ -292,7 +315,10 @@ async fn tcp_refusal_after_reconnect_falls_back_to_login() {
     let node = tokio::spawn(async move {
         let (mut socket, _) = im.accept().await.unwrap();
         expect_bytes(&mut socket, LOGIN).await;
-        socket.write_all(br#"[rr] id="a_01" t="login" s=0"#).await.unwrap();
+        socket
+            .write_all(br#"[rr] id="a_01" t="login" s=0"#)
+            .await
+            .unwrap();
         drop(socket);
         let (mut socket, _) = im.accept().await.unwrap();
         expect_bytes(&mut socket, RECONNECT).await;
@@ -303,7 +329,10 @@ async fn tcp_refusal_after_reconnect_falls_back_to_login() {
         drop(socket);
         let (mut socket, _) = im.accept().await.unwrap();
         expect_bytes(&mut socket, LOGIN).await;
-        socket.write_all(br#"[rr] id="a_01" t="login" s=0"#).await.unwrap();
+        socket
+            .write_all(br#"[rr] id="a_01" t="login" s=0"#)
+            .await
+            .unwrap();
         socket
     });
     let mut connection = Connection::connect(config(&url)).await.unwrap();
@@ -344,7 +373,10 @@ async fn heartbeat_when_configured() {
     let node = tokio::spawn(async move {
         let (mut socket, _) = im.accept().await.unwrap();
         expect_bytes(&mut socket, LOGIN).await;
-        socket.write_all(br#"[rr] id="a_01" t="login" s=0"#).await.unwrap();
+        socket
+            .write_all(br#"[rr] id="a_01" t="login" s=0"#)
+            .await
+            .unwrap();
         expect_bytes(&mut socket, r#"[a] id = "hb""#).await;
         expect_bytes(&mut socket, r#"[a] id = "hb""#).await;
     });

@@ -187,7 +187,8 @@ fn messages_and_acks_both_directions() {
             device: None,
         },
     };
-    let wire = r#"[m] id = "a_02" c = "hello there" [m.to] id = "2" [m.from] id = "1" device = "android""#;
+    let wire =
+        r#"[m] id = "a_02" c = "hello there" [m.to] id = "2" [m.from] id = "1" device = "android""#;
     assert_eq!(client_bytes(&ClientMessage::Message(m.clone())), wire);
     assert_eq!(server_bytes(&ServerMessage::Message(m.clone())), wire);
     assert_eq!(decode_client(wire), ClientMessage::Message(m.clone()));
@@ -266,7 +267,8 @@ fn group_message() {
 
 #[test]
 fn readme_multiline_form_is_accepted() {
-    let wire = "[m]\nid = \"a_02\"\nc = \"hi\"\n[m.from]\nid = 1\ndevice = \"android\"\n[m.to]\nid = 2\n";
+    let wire =
+        "[m]\nid = \"a_02\"\nc = \"hi\"\n[m.from]\nid = 1\ndevice = \"android\"\n[m.to]\nid = 2\n";
     let ClientMessage::Message(m) = decode_client(wire) else {
         panic!("a message")
     };
@@ -294,12 +296,8 @@ fn unsupported_commands() {
             conversation: Conversation::User("2".into()),
             up_to: MessageId::Seq(1),
         },
-        Command::CreateGroup {
-            group: "g".into(),
-        },
-        Command::JoinGroup {
-            group: "g".into(),
-        },
+        Command::CreateGroup { group: "g".into() },
+        Command::JoinGroup { group: "g".into() },
         Command::Ping,
         Command::Send {
             to: Conversation::Session(imkit_protocols::SessionId(1)),
@@ -352,11 +350,17 @@ fn http_reconnect_and_failed_bodies() {
         form.encode(),
         "id=1&token=Xb3kq%2B%2F9AbCdEfGhIjKlMnOpQrStUv%3D%3D"
     );
-    assert_eq!(ReconnectForm::parse(form.encode().as_bytes()).unwrap(), form);
+    assert_eq!(
+        ReconnectForm::parse(form.encode().as_bytes()).unwrap(),
+        form
+    );
     let failed = FailedForm {
         token: TOKEN.into(),
     };
-    assert_eq!(FailedForm::parse(failed.encode().as_bytes()).unwrap(), failed);
+    assert_eq!(
+        FailedForm::parse(failed.encode().as_bytes()).unwrap(),
+        failed
+    );
     assert!(LoginForm::parse(b"phone=1").is_err());
 
     let node = r#"[response] status = 0 server = "10.0.0.6" port = "1988""#;

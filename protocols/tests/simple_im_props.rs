@@ -9,7 +9,7 @@ use imkit_protocols::simple_im::{
 };
 use imkit_protocols::{Command, Conversation, Error, Event, GroupId, Message, MessageId, UserId};
 use proptest::prelude::*;
-use tokio_util::codec::{Decoder, Encoder};
+use tokio_util::codec::Decoder;
 
 /// Printable strings: anything but `"` (which the original cannot carry).
 fn text() -> impl Strategy<Value = String> {
@@ -33,28 +33,56 @@ fn device() -> impl Strategy<Value = String> {
 
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
-        (id_text(), prop_oneof![Just("login"), Just("reconnect")], id_value(), device(), text())
+        (
+            id_text(),
+            prop_oneof![Just("login"), Just("reconnect")],
+            id_value(),
+            device(),
+            text()
+        )
             .prop_map(|(id, kind, uid, device, token)| Request {
                 id,
                 kind: kind.into(),
-                user: Some(RequestUser { id: uid, device, token }),
+                user: Some(RequestUser {
+                    id: uid,
+                    device,
+                    token
+                }),
             }),
         // Other request types carry no [r.user].
         (id_text(), "[a-z_]{1,10}").prop_filter_map("not login", |(id, kind)| {
-            (kind != "login" && kind != "reconnect").then_some(Request { id, kind, user: None })
+            (kind != "login" && kind != "reconnect").then_some(Request {
+                id,
+                kind,
+                user: None,
+            })
         }),
     ]
 }
 
 fn chat() -> impl Strategy<Value = ChatMessage> {
-    (id_text(), text(), id_value(), device(), id_value(), proptest::option::of(device())).prop_map(
-        |(id, content, from, from_device, to, to_device)| ChatMessage {
-            id,
-            content,
-            from: Endpoint { id: from, device: Some(from_device) },
-            to: Endpoint { id: to, device: to_device },
-        },
+    (
+        id_text(),
+        text(),
+        id_value(),
+        device(),
+        id_value(),
+        proptest::option::of(device()),
     )
+        .prop_map(
+            |(id, content, from, from_device, to, to_device)| ChatMessage {
+                id,
+                content,
+                from: Endpoint {
+                    id: from,
+                    device: Some(from_device),
+                },
+                to: Endpoint {
+                    id: to,
+                    device: to_device,
+                },
+            },
+        )
 }
 
 fn group() -> impl Strategy<Value = GroupMessage> {
@@ -62,7 +90,10 @@ fn group() -> impl Strategy<Value = GroupMessage> {
         |(id, content, user, device, group)| GroupMessage {
             id,
             content,
-            user: Endpoint { id: user, device: Some(device) },
+            user: Endpoint {
+                id: user,
+                device: Some(device),
+            },
             group,
         },
     )
@@ -77,7 +108,12 @@ fn reply() -> impl Strategy<Value = Reply> {
         (id_text(), text()).prop_map(|(id, reason)| Reply::LoginFailed { id, reason }),
         (id_text(), text()).prop_map(|(id, reason)| Reply::ReconnectFailed { id, reason }),
         (id_text(), "[a-z]{1,8}", 2i64..10_000, text()).prop_map(|(id, kind, status, reason)| {
-            Reply::Failed { id, kind, status, reason }
+            Reply::Failed {
+                id,
+                kind,
+                status,
+                reason,
+            }
         }),
         id_text().prop_map(|id| Reply::UnknownRequest { id }),
     ]
