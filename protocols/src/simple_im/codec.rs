@@ -309,3 +309,74 @@ impl<In: Document, Out: Document> Encoder<Out> for DocumentCodec<In, Out> {
         Encoder::<&Out>::encode(self, &item, dst)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simple_im::message::Ack;
+
+    fn decode_all(codec: &mut ServerCodec, buf: &mut BytesMut) -> Vec<Result<ClientMessage>> {
+        let mut out = Vec::new();
+        while let Some(item) = codec.decode(buf).unwrap() {
+            out.push(item);
+        }
+        out
+    }
+
+    #[test]
+    fn a_header_inside_a_string_is_content() {
+        let mut codec = ServerCodec::default();
+        let mut buf = BytesMut::from(&br#"[a] id = "[m] x"[a] id = "y""#[..]);
+        let items = decode_all(&mut codec, &mut buf);
+        let ids: Vec<_> = items
+            .into_iter()
+            .map(|i| match i.unwrap() {
+                ClientMessage::Ack(Ack { id }) => id,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, ["[m] x", "y"]);
+    }
+
+    #[test]
+    fn a_trailing_integer_waits_unless_zero_or_idle() {
+        let mut codec = ClientCodec::default();
+        let mut buf = BytesMut::from(&br#"[rr] id = "q" t = "x" s = 12"#[..]);
+        assert!(codec.decode(&mut buf).unwrap().is_none(), "12 may grow");
+        // s = 12 without r is no complete reply either: idle flush reports it.
+        assert!(codec.decode_idle(&mut buf).unwrap().unwrap().is_err());
+        assert!(buf.is_empty());
+        let mut buf = BytesMut::from(&br#"[rr] id="a_01" t="login" s=0"#[..]);
+        assert!(codec.decode(&mut buf).unwrap().unwrap().is_ok());
+    }
+
+    #[test]
+    fn a_broken_document_costs_one_error_item() {
+        let mut codec = ServerCodec::default();
+        let mut buf = BytesMut::from(&br#"[a] id = = "x" [a] id = "ok""#[..]);
+        let items = decode_all(&mut codec, &mut buf);
+        assert_eq!(items.len(), 2);
+        assert!(items[0].is_err());
+        assert_eq!(
+            items[1].as_ref().unwrap(),
+            &ClientMessage::Ack(Ack { id: "ok".into() })
+        );
+    }
+
+    #[test]
+    fn an_oversized_document_is_refused_before_buffering_it() {
+        let mut codec = ServerCodec::new(32);
+        let mut buf =
+            BytesMut::from(&br#"[m] id = "a" c = "0123456789012345678901234567890123456789"#[..]);
+        let err = codec.decode(&mut buf).unwrap_err();
+        assert!(
+            matches!(err, Error::FrameTooLarge { limit: 32, .. }),
+            "{err}"
+        );
+        let mut buf = BytesMut::from(&br#"[a] id = "0123456789012345678901234567890123""#[..]);
+        assert!(matches!(
+            codec.decode(&mut buf),
+            Err(Error::FrameTooLarge { .. })
+        ));
+    }
+}
