@@ -1,5 +1,12 @@
 //! eutamias: yummyliu/Eutamias, gRPC lookup then Go-gob envelopes carrying proto3 over TCP.
 
+pub mod codec;
+pub mod gob;
+pub mod grpc;
+pub mod mapping;
+pub mod message;
+pub mod proto;
+
 use crate::{Capabilities, Dialect, DriverConfig, Error, Result};
 
 /// What this dialect can express.
