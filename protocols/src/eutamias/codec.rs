@@ -217,14 +217,6 @@ impl Encoder<Envelope> for EnvelopeCodec {
     }
 }
 
-impl Encoder<&Envelope> for EnvelopeCodec {
-    type Error = Error;
-
-    fn encode(&mut self, item: &Envelope, dst: &mut BytesMut) -> Result<()> {
-        encode_envelope(item, self.max_frame, dst)
-    }
-}
-
 /// A typed codec: decodes `Frame<In>`, encodes `Frame<Out>`.
 #[derive(Debug)]
 pub struct GobCodec<In, Out> {
@@ -279,14 +271,6 @@ impl<In, Out: WireMessage> Encoder<Frame<Out>> for GobCodec<In, Out> {
     type Error = Error;
 
     fn encode(&mut self, item: Frame<Out>, dst: &mut BytesMut) -> Result<()> {
-        encode_envelope(&item.to_envelope(), self.envelopes.max_frame, dst)
-    }
-}
-
-impl<In, Out: WireMessage> Encoder<&Frame<Out>> for GobCodec<In, Out> {
-    type Error = Error;
-
-    fn encode(&mut self, item: &Frame<Out>, dst: &mut BytesMut) -> Result<()> {
         encode_envelope(&item.to_envelope(), self.envelopes.max_frame, dst)
     }
 }

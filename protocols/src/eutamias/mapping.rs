@@ -169,7 +169,7 @@ impl ClientContext {
         }
         // A peer's session notice comes under the same Cmd: ours names us as `fromid`.
         match &frame.message {
-            ServerMessage::CreateSession(rsp) => rsp.fromid == self.user,
+            ServerMessage::CreateSession(rsp) => rsp.result_code != OK || rsp.fromid == self.user,
             _ => true,
         }
     }
