@@ -270,7 +270,10 @@ impl EutamiasLink {
 impl Link for EutamiasLink {
     async fn send(&mut self, command: Command) -> Result<()> {
         let frame = self.context.command_to_wire(&command, self.next_seq)?;
-        self.next_seq += 1;
+        // Heartbeats and acks carry their own Seq and leave the counter alone.
+        if frame.seq == self.next_seq {
+            self.next_seq += 1;
+        }
         let seq = frame.seq;
         let conn = match (&frame.message, self.switcher.as_mut()) {
             (ClientMessage::MsgData(_), Some((_, s))) => s,
