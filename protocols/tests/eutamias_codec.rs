@@ -60,7 +60,10 @@ fn golden_login_frame_both_directions() {
     assert_eq!(bytes.len(), 63);
     assert_eq!(&bytes[..46], &PREAMBLE);
     assert_eq!(encode_client(login_req()), bytes);
-    assert_eq!(decode_all(&mut ServerCodec::default(), &bytes), [login_req()]);
+    assert_eq!(
+        decode_all(&mut ServerCodec::default(), &bytes),
+        [login_req()]
+    );
 }
 
 #[test]
@@ -125,7 +128,10 @@ fn another_type_id_is_recorded_from_its_definition() {
     bytes[1..3].copy_from_slice(&[0xff, 0x83]);
     bytes[15..17].copy_from_slice(&[0xff, 0x84]);
     bytes[47..49].copy_from_slice(&[0xff, 0x84]);
-    assert_eq!(decode_all(&mut ServerCodec::default(), &bytes), [login_req()]);
+    assert_eq!(
+        decode_all(&mut ServerCodec::default(), &bytes),
+        [login_req()]
+    );
     // A definition whose inner id disagrees with the announced one is refused.
     let mut bad = hex(LOGIN_FRAME);
     bad[15..17].copy_from_slice(&[0xff, 0x84]);
@@ -152,7 +158,14 @@ fn oversized_segments_are_refused_before_allocating() {
     let mut buf = BytesMut::from(&hex("f8 ffffffffffffffff")[..]);
     let err = EnvelopeCodec::new(1024).decode(&mut buf).unwrap_err();
     assert!(
-        matches!(err, Error::FrameTooLarge { dialect: Dialect::Eutamias, limit: 1024, .. }),
+        matches!(
+            err,
+            Error::FrameTooLarge {
+                dialect: Dialect::Eutamias,
+                limit: 1024,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(buf.capacity() < 1024);
@@ -189,13 +202,13 @@ fn every_prefix_is_incomplete_not_wrong() {
 fn malformed_values_are_errors() {
     let head = hex(LOGIN_FRAME)[..46].to_vec();
     for value in [
-        "04 ff82 04 02 00",       // field 3 does not exist
-        "05 ff82 01 02 07",       // field 7 does not exist
-        "06 ff82 01 02 00 00",    // stray byte after the struct
-        "05 ff82 03 7f 00",       // Msg longer than the segment
+        "04 ff82 04 02 00",            // field 3 does not exist
+        "05 ff82 01 02 07",            // field 7 does not exist
+        "06 ff82 01 02 00 00",         // stray byte after the struct
+        "05 ff82 03 7f 00",            // Msg longer than the segment
         "0a ff82 01 fb 0100000000 00", // Cmd 2^31 does not fit int32 (zig-zag 2^32)
-        "00",                     // empty segment
-        "03 ff82 01",             // ends inside a field
+        "00",                          // empty segment
+        "03 ff82 01",                  // ends inside a field
     ] {
         let mut bytes = head.clone();
         bytes.extend(hex(value));
@@ -212,7 +225,9 @@ fn a_payload_that_is_not_the_named_protobuf_is_malformed() {
         msg: Bytes::from_static(&[0x12, 0x05, 0x70]), // string field cut short
     };
     let mut bytes = BytesMut::new();
-    EnvelopeCodec::default().encode(envelope, &mut bytes).unwrap();
+    EnvelopeCodec::default()
+        .encode(envelope, &mut bytes)
+        .unwrap();
     assert!(matches!(
         ServerCodec::default().decode(&mut bytes),
         Err(Error::Malformed { .. })

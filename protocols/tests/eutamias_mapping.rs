@@ -112,7 +112,13 @@ fn what_the_dialect_cannot_say_is_unsupported() {
     let err = server().event_to_wire(&Event::NoPartner, None).unwrap_err();
     assert!(matches!(err, Error::Unsupported { .. }));
     assert!(matches!(
-        command_from_wire(&Frame::new(1, ClientMessage::Unknown { cmd: 99, msg: Default::default() })),
+        command_from_wire(&Frame::new(
+            1,
+            ClientMessage::Unknown {
+                cmd: 99,
+                msg: Default::default()
+            }
+        )),
         Err(Error::Unsupported { .. })
     ));
 }
@@ -141,7 +147,10 @@ fn a_peer_notice_is_not_the_answer_to_our_open() {
     assert!(!client.answers(&notice));
     match &notice.message {
         ServerMessage::CreateSession(rsp) => {
-            assert_eq!((rsp.fromid, rsp.peerid, rsp.sip.as_str(), rsp.sport), (9, ME, "127.0.0.1", 54324));
+            assert_eq!(
+                (rsp.fromid, rsp.peerid, rsp.sip.as_str(), rsp.sport),
+                (9, ME, "127.0.0.1", 54324)
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -235,7 +244,13 @@ fn event() -> impl Strategy<Value = (Option<(ReplyTo, Request)>, Event)> {
     let seq = 1..u64::MAX;
     prop_oneof![
         seq.clone().prop_map(|seq| (
-            Some((ReplyTo { cmd: MsgCmd::CLogin, seq }, Request::Login)),
+            Some((
+                ReplyTo {
+                    cmd: MsgCmd::CLogin,
+                    seq
+                },
+                Request::Login
+            )),
             Event::LoggedIn {
                 user: UserId::from(ME),
                 token: None
@@ -256,15 +271,19 @@ fn event() -> impl Strategy<Value = (Option<(ReplyTo, Request)>, Event)> {
                 by_peer: false
             }
         )),
-        (any::<u64>(), (0..u64::MAX).prop_filter("not us", |p| *p != ME)).prop_map(|(s, peer)| (
-            None,
-            Event::SessionOpened {
-                session: SessionId(s),
-                peer: UserId::from(peer),
-                peer_name: None,
-                by_peer: true
-            }
-        )),
+        (
+            any::<u64>(),
+            (0..u64::MAX).prop_filter("not us", |p| *p != ME)
+        )
+            .prop_map(|(s, peer)| (
+                None,
+                Event::SessionOpened {
+                    session: SessionId(s),
+                    peer: UserId::from(peer),
+                    peer_name: None,
+                    by_peer: true
+                }
+            )),
         (seq.clone(), any::<u64>()).prop_map(|(seq, s)| (
             Some((
                 ReplyTo {

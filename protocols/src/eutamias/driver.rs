@@ -72,7 +72,10 @@ impl Dial {
         let ServerMessage::Login(rsp) = reply.message else {
             return Err(Error::malformed(
                 Dialect::Eutamias,
-                format!("expected a LoginRsp from {address}, got {:?}", reply.message),
+                format!(
+                    "expected a LoginRsp from {address}, got {:?}",
+                    reply.message
+                ),
             ));
         };
         if rsp.result_code == ResultCode::RcOk as i32 {

@@ -133,9 +133,7 @@ pub mod proto;
 pub use codec::{ClientCodec, EnvelopeCodec, GobCodec, ServerCodec, encode_envelope};
 pub use driver::{DEFAULT_PAUSE, EutamiasConnector, EutamiasLink, HEARTBEAT_INTERVAL, host_port};
 pub use grpc::{Dispatcher, DispatcherClient, DispatcherServer, serve_dispatcher};
-pub use mapping::{
-    Awaiting, ClientContext, ReplyTo, Request, ServerContext, command_from_wire,
-};
+pub use mapping::{Awaiting, ClientContext, ReplyTo, Request, ServerContext, command_from_wire};
 pub use message::{ClientMessage, Envelope, Frame, ServerMessage, WireMessage};
 
 use crate::{Capabilities, DriverConfig, Result};

@@ -247,7 +247,10 @@ mod tests {
             passwd: "pw".into(),
             online_statue: OnlineStatus::OsOnline as i32,
         };
-        assert_eq!(login.encode_to_vec(), [0x08, 0xea, 0x01, 0x12, 0x02, 0x70, 0x77]);
+        assert_eq!(
+            login.encode_to_vec(),
+            [0x08, 0xea, 0x01, 0x12, 0x02, 0x70, 0x77]
+        );
         let rsp = LoginRsp {
             id: 234,
             result_code: ResultCode::RcOk as i32,
