@@ -465,3 +465,65 @@ async fn session_chat_through_the_switcher() {
     connection.close().await;
     tokio::time::timeout(WAIT, n_script).await.unwrap().unwrap();
 }
+
+/// After N drops, the driver looks up and logs in again, and reopens the switcher link the
+/// lost link had (identifying at S again).
+#[tokio::test]
+async fn reconnect_reopens_the_switcher_link() {
+    let notificer = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let switcher = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let s_port = switcher.local_addr().unwrap().port();
+    let (address, lookups) = start_dispatcher(notificer.local_addr().unwrap().port()).await;
+
+    let script = tokio::spawn(async move {
+        let stream = accept_login(&notificer).await;
+        let mut n = Framed::new(stream, ServerCodec::default());
+        let open = next_frame(&mut n).await;
+        assert!(matches!(open.message, ClientMessage::CreateSession(_)));
+        n.send(Frame::new(
+            open.seq,
+            ServerMessage::CreateSession(CreateSessionRsp {
+                fromid: 234,
+                peerid: 9,
+                session_id: 5,
+                result_code: ResultCode::RcOk as i32,
+                sip: "127.0.0.1".into(),
+                sport: u64::from(s_port),
+                ..Default::default()
+            }),
+        ))
+        .await
+        .unwrap();
+        let first_s = accept_login(&switcher).await;
+        drop(n); // N goes away
+        let second_n = accept_login(&notificer).await;
+        let second_s = accept_login(&switcher).await;
+        (first_s, second_n, second_s)
+    });
+
+    let mut config = config(&address);
+    config.heartbeat = Some(Duration::from_secs(3600));
+    let mut connection = Connection::connect(config).await.unwrap();
+    connection
+        .send(Command::OpenSession {
+            peer: UserId::from(9),
+        })
+        .await
+        .unwrap();
+    let mut online = 0;
+    let mut opened = false;
+    while online < 2 {
+        match next_event(&mut connection).await {
+            Event::Connection(ConnectionState::Online { .. }) => online += 1,
+            Event::SessionOpened { session, .. } => {
+                assert_eq!(session, SessionId(5));
+                opened = true;
+            }
+            Event::Error { message, .. } => assert!(message.contains("reconnect attempt")),
+            _ => {}
+        }
+    }
+    assert!(opened);
+    let _streams = tokio::time::timeout(WAIT, script).await.unwrap().unwrap();
+    assert_eq!(lookups.load(Ordering::SeqCst), 2);
+}

@@ -249,6 +249,11 @@ impl EutamiasLink {
         if known == Some(&address) || opening == Some(&address) {
             return;
         }
+        // Remembered now, not once open: the session exists, so a reconnect must reopen it
+        // even if this link is lost while the switcher link is still being opened.
+        if let Ok(mut remembered) = self.remembered.lock() {
+            *remembered = Some(address.clone());
+        }
         let dial = Arc::clone(&self.dial);
         let target = address.clone();
         self.opening = Some((address, Box::pin(async move { dial.open(&target).await })));
@@ -323,16 +328,20 @@ impl Link for EutamiasLink {
                 };
                 match result {
                     Ok(conn) => {
-                        if let Ok(mut remembered) = self.remembered.lock() {
-                            *remembered = Some(address.clone());
-                        }
                         self.switcher = Some((address, conn));
                         Ok(Vec::new())
                     }
-                    Err(e) => Ok(vec![Event::Error {
-                        code: None,
-                        message: format!("cannot open the switcher link to {address}: {e}"),
-                    }]),
+                    Err(e) => {
+                        if let Ok(mut remembered) = self.remembered.lock()
+                            && remembered.as_deref() == Some(address.as_str())
+                        {
+                            *remembered = None;
+                        }
+                        Ok(vec![Event::Error {
+                            code: None,
+                            message: format!("cannot open the switcher link to {address}: {e}"),
+                        }])
+                    }
                 }
             }
         }
