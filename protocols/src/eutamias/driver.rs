@@ -235,6 +235,22 @@ impl std::fmt::Debug for EutamiasLink {
     }
 }
 
+/// The next frame of an optional connection (never, when there is none).
+async fn next_frame(conn: Option<&mut Connection>) -> Option<Result<Frame<ServerMessage>>> {
+    match conn {
+        Some(conn) => conn.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The end of an optional switcher opening (never, when there is none).
+async fn finish_opening(opening: Option<&mut Opening>) -> Result<Connection> {
+    match opening {
+        Some(opening) => opening.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// What one `recv` round saw.
 enum Received {
     Notificer(Option<Result<Frame<ServerMessage>>>),
@@ -309,8 +325,8 @@ impl Link for EutamiasLink {
             let opening = self.opening.as_mut().map(|(_, f)| f);
             tokio::select! {
                 r = notificer.next() => Received::Notificer(r),
-                r = async { match switcher { Some(c) => c.next().await, None => std::future::pending().await } } => Received::Switcher(r),
-                r = async { match opening { Some(f) => f.as_mut().await, None => std::future::pending().await } } => Received::Opened(r),
+                r = next_frame(switcher) => Received::Switcher(r),
+                r = finish_opening(opening) => Received::Opened(r),
             }
         };
         match received {

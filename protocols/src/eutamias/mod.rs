@@ -53,18 +53,20 @@
 //!      `CreateSessionRsp` (`fromid` = the initiator, `peerid` = the peer) with `Seq = 0`.
 //!      A refusal (unknown peer…) is the reply with `result_code = RC_SERVER_ERROR` and a
 //!      `result_str`.
-//!    * **4b.** On a `CreateSessionRsp` with RC_OK, a client that has no link to `Sip:Sport` yet opens
-//!      a second TCP connection there (same gob framing) and identifies with
+//!    * **4b.** On a `CreateSessionRsp` with RC_OK, a client that has no link to `Sip:Sport`
+//!      yet opens a second TCP connection there (same gob framing) and identifies with
 //!      `C_LOGIN(LoginReq{id, passwd})` (`Seq = 1`) → reply `C_LOGIN(LoginRsp{RC_OK})`. One
 //!      switcher link per client; a different address replaces it.
-//!    * **4c.** Chat: `C_MSGDATA(MsgData{id: me, session_id, content})` to S → S accepts with the reply
-//!      `C_MSGACK(MsgDataReadAck{result_code: RC_OK, result_str: "<message id>"})` (the
+//!    * **4c.** Chat: `C_MSGDATA(MsgData{id: me, session_id, content})` to S → S accepts with
+//!      the reply `C_MSGACK(MsgDataReadAck{result_code: RC_OK, result_str: "<message id>"})` (the
 //!      server's message id in decimal; a refusal has another result code and a reason in
 //!      `result_str`). S delivers to the peer (on the peer's S link, or on N when the peer has
 //!      none; kept as unread when the peer is offline) as `C_MSGDATA(MsgData{id: sender,
 //!      session_id, content})` with `Seq = <message id>`.
-//!    * **4d.** The receiver acknowledges: `C_MSGACK(MsgDataReadAck{result_code: RC_OK, result_str:
-//!      "<session id>"})` with `Seq = <message id>`, to S (or N, see 3). No reply.
+//!    * **4d.** The receiver acknowledges: `C_MSGACK(MsgDataReadAck{result_code: RC_OK,
+//!      result_str: "<session id>"})` with `Seq = <message id>`, to S (or N, see 3). No reply.
+//!      A message S has delivered but not seen acked is kept as unread (3) when the receiver's
+//!      connection is dropped.
 //!    * **4e.** `C_CLOSESESSION(CloseSessionReq{fromid: me, peerid, session_id})` to N → reply
 //!      `C_CLOSESESSION(CloseSessionRsq{result_code: RC_OK})`. The peer is not told.
 //! 5. **Heartbeat**: `C_HEARTBEAT`, `Seq = 0`, empty `Msg` (`preamble + 05 ff82 01 02 00`), every
