@@ -288,6 +288,8 @@ proptest! {
     /// Garbage between documents costs an error item, not the documents after it.
     #[test]
     fn garbage_is_skipped(garbage in "[^\\[\"]{1,40}", m in server_message()) {
+        // Whitespace between documents is legal, not garbage.
+        prop_assume!(!garbage.trim().is_empty());
         let wire = format!("{garbage}{}", m.print().unwrap());
         let got = decode_in_pieces(&mut ClientCodec::default(), wire.as_bytes(), &[]);
         prop_assert!(got.len() >= 2, "{:?}", got);

@@ -376,12 +376,13 @@ async fn pair_up(shared: &Shared, peers: &mut [Peer]) -> anyhow::Result<Vec<(usi
                 }
                 let partner = value["partnerId"].as_u64().unwrap_or_default();
                 let session = value["sessionId"].as_u64().unwrap_or_default();
-                if let Some(&j) = by_account.get(&partner) {
-                    if !paired[j] && j != i {
-                        paired[i] = true;
-                        paired[j] = true;
-                        pairs.push((i, j, session));
-                    }
+                if let Some(&j) = by_account.get(&partner)
+                    && !paired[j]
+                    && j != i
+                {
+                    paired[i] = true;
+                    paired[j] = true;
+                    pairs.push((i, j, session));
                 }
             }
         }
@@ -486,12 +487,13 @@ async fn read_tcp(
             Ok(_) => {}
         }
         // Raw TCP: a text `ok\n` first, then u32-length frames; fishchat: u32-length frames.
-        if shared.protocol == Protocol::RawTcp && window.get().is_none() {
-            if let Some(end) = buffer.iter().position(|b| *b == b'\n') {
-                let line = String::from_utf8_lossy(&buffer[..end]).into_owned();
-                buffer.advance(end + 1);
-                let _ = control.try_send(line);
-            }
+        if shared.protocol == Protocol::RawTcp
+            && window.get().is_none()
+            && let Some(end) = buffer.iter().position(|b| *b == b'\n')
+        {
+            let line = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            buffer.advance(end + 1);
+            let _ = control.try_send(line);
         }
         while buffer.len() >= 4 {
             let len = u32::from_be_bytes([buffer[0], buffer[1], buffer[2], buffer[3]]) as usize;
