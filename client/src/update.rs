@@ -1054,7 +1054,10 @@ fn delivered(state: &mut State, message: Message, fx: &mut Vec<Effect>) {
     if index == state.active {
         auto_read(state, fx);
     } else {
-        let title = format!("{name} in {}", state.rooms[index].title);
+        let title = match &state.rooms[index].conversation {
+            Some(Conversation::Group(_)) => format!("{name} in {}", state.rooms[index].title),
+            _ => name,
+        };
         attention(state, index, title, content, fx);
     }
 }
