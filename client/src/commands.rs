@@ -38,16 +38,16 @@ pub enum CommandError {
 
 /// The command list shown by /help: usage and what it does.
 pub const COMMANDS: &[(&str, &str)] = &[
-    ("/match", "find a random partner"),
-    ("/msg USER [TEXT]", "open a conversation with USER"),
+    ("/match", "random partner"),
+    ("/msg USER [TEXT]", "talk to USER"),
     ("/join GROUP", "join a group"),
     ("/create GROUP", "create a group"),
-    ("/leave", "leave this group or session"),
-    ("/close", "close this conversation"),
-    ("/read", "send a read receipt"),
+    ("/leave", "leave group/session"),
+    ("/close", "close this window"),
+    ("/read", "send read receipt"),
     ("/reconnect", "connect again"),
-    ("/nick NAME", "your name for the next login"),
-    ("/help", "show keys and commands"),
+    ("/nick NAME", "name for next login"),
+    ("/help", "keys and commands"),
     ("/quit", "leave imchat"),
 ];
 

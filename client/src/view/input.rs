@@ -41,10 +41,12 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         Style::new().fg(theme.accent).add_modifier(Modifier::BOLD),
     )];
     if chars.is_empty() {
-        spans.push(Span::styled(
-            "type a message, /help for commands, ? for keys",
-            Style::new().fg(theme.system),
-        ));
+        let hint = if area.width >= 60 {
+            "type a message, /help for commands, ? for keys"
+        } else {
+            "/help commands, ? keys"
+        };
+        spans.push(Span::styled(hint, Style::new().fg(theme.system)));
     } else {
         spans.push(Span::raw(shown));
     }
