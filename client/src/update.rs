@@ -169,6 +169,7 @@ fn form_key(state: &mut State, key: KeyAction, fx: &mut Vec<Effect>) {
         }
         KeyAction::Submit => submit_form(state, fx),
         KeyAction::Quit => fx.push(Effect::Quit),
+        KeyAction::Cancel if state.help => state.help = false,
         KeyAction::Cancel => state.form.error = None,
         KeyAction::Help => state.help = !state.help,
         other => {

@@ -551,3 +551,58 @@ fn input_history_and_help_keys() {
             .starts_with("alice: /match is a word")
     );
 }
+
+#[test]
+fn vi_keys_switch_modes_and_edit() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use imkit_client::keys::{KeyMap, Preset};
+    use imkit_client::state::InputMode;
+
+    let map = KeyMap::preset(Preset::Vi);
+    let mut s = Session::online_chat();
+    s.matched(12, "10", "bob");
+    let mut press = |s: &mut Session, code: KeyCode| {
+        let action = map.action(KeyEvent::new(code, KeyModifiers::NONE), s.state.mode);
+        if let Some(action) = action {
+            s.act(action);
+        }
+    };
+    for c in "hello world".chars() {
+        press(&mut s, KeyCode::Char(c));
+    }
+    press(&mut s, KeyCode::Esc);
+    assert_eq!(s.state.mode, InputMode::Normal);
+    press(&mut s, KeyCode::Char('b'));
+    press(&mut s, KeyCode::Char('D'));
+    assert_eq!(s.state.input.text(), "hello ");
+    press(&mut s, KeyCode::Char('A'));
+    assert_eq!(s.state.mode, InputMode::Insert);
+    press(&mut s, KeyCode::Char('x'));
+    assert_eq!(s.state.input.text(), "hello x");
+    press(&mut s, KeyCode::Esc);
+    press(&mut s, KeyCode::Char(':'));
+    assert_eq!(s.state.input.text(), "/");
+    assert_eq!(s.state.mode, InputMode::Insert);
+}
+
+#[test]
+fn nick_changes_the_name_for_the_next_registration() {
+    let mut s = Session::online_chat();
+    s.say("/nick carol");
+    assert_eq!(
+        s.lines(0).last().unwrap(),
+        "-- you will be carol from the next connection; /reconnect to use it now"
+    );
+    s.take();
+    let fx = s.say("/reconnect");
+    assert!(matches!(fx.as_slice(), [Effect::Connect(t)] if t.user.as_deref() == Some("carol")));
+}
+
+#[test]
+fn esc_closes_help_on_the_form_too() {
+    let mut state = State::new(Vec::new());
+    update(&mut state, Action::Key(KeyAction::Help));
+    assert!(state.help);
+    update(&mut state, Action::Key(KeyAction::Cancel));
+    assert!(!state.help);
+}
