@@ -561,7 +561,7 @@ fn vi_keys_switch_modes_and_edit() {
     let map = KeyMap::preset(Preset::Vi);
     let mut s = Session::online_chat();
     s.matched(12, "10", "bob");
-    let mut press = |s: &mut Session, code: KeyCode| {
+    let press = |s: &mut Session, code: KeyCode| {
         let action = map.action(KeyEvent::new(code, KeyModifiers::NONE), s.state.mode);
         if let Some(action) = action {
             s.act(action);
