@@ -182,6 +182,7 @@ async fn event_loop(
     let mut first = vec![Action::Tick(now()), Action::Resize(size.width, size.height)];
     first.extend(target.map(Action::Start));
     let mut quit = false;
+    let mut net_alive = true;
     for action in first {
         quit |= perform(update(&mut state, action), &net, &notifier);
     }
@@ -191,7 +192,16 @@ async fn event_loop(
         let mut batch: Vec<Action> = Vec::new();
         tokio::select! {
             Some(event) = term_rx.recv() => batch.extend(to_action(event, &keymap, &state)),
-            Some(action) = net_rx.recv() => batch.push(action),
+            action = net_rx.recv(), if net_alive => match action {
+                Some(action) => batch.push(action),
+                None => {
+                    // Only a panic ends the worker early; it is in the log.
+                    net_alive = false;
+                    batch.push(Action::Net(crate::action::NetEvent::ConnectFailed(
+                        "The network part of imchat stopped unexpectedly (see the log file). Restart imchat.".into(),
+                    )));
+                }
+            },
             _ = tokio::time::sleep(IDLE_TICK) => {}
         }
         while batch.len() < BATCH {

@@ -47,10 +47,11 @@ impl Editor {
 
     /// Paste: line breaks become spaces, since a message here is one line.
     pub fn insert_str(&mut self, s: &str) {
+        // Terminals paste line ends as CR, CRLF or LF alike.
+        let s = s.replace("\r\n", "\n");
         for c in s.chars() {
             match c {
-                '\r' => {}
-                '\n' | '\t' => self.insert(' '),
+                '\r' | '\n' | '\t' => self.insert(' '),
                 c if c.is_control() => {}
                 c => self.insert(c),
             }
@@ -262,7 +263,7 @@ mod tests {
     #[test]
     fn paste_flattens_line_breaks_and_drops_controls() {
         let mut e = Editor::default();
-        e.insert_str("a\r\nb\tc\x1b[d");
-        assert_eq!(e.text(), "a b c[d");
+        e.insert_str("a\r\nb\tc\x1b[d\re");
+        assert_eq!(e.text(), "a b c[d e");
     }
 }

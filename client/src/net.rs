@@ -15,6 +15,8 @@ use crate::explain;
 const CONNECT_LIMIT: Duration = Duration::from_secs(30);
 /// The longest a password command may run.
 const PASSWORD_CMD_LIMIT: Duration = Duration::from_secs(60);
+/// How long handing one command to the driver may wait.
+const SEND_LIMIT: Duration = Duration::from_secs(5);
 /// How long a polite close (logout) may take.
 const CLOSE_LIMIT: Duration = Duration::from_secs(3);
 
@@ -84,7 +86,11 @@ async fn run(
                 }
                 Some(Request::Send(command)) => {
                     let result = match &connection {
-                        Some(c) => c.send(command.clone()).await.map_err(|e| e.to_string()),
+                        // Bounded: a driver stuck reconnecting must not stall this loop.
+                        Some(c) => match tokio::time::timeout(SEND_LIMIT, c.send(command.clone())).await {
+                            Ok(result) => result.map_err(|e| e.to_string()),
+                            Err(_) => Err("the connection is not taking commands; try /reconnect".to_owned()),
+                        },
                         None => Err("not connected; /reconnect first".to_owned()),
                     };
                     if let Err(reason) = result {

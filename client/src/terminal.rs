@@ -50,8 +50,12 @@ pub fn restore() {
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        restore();
         tracing::error!("panic: {info}");
-        previous(info);
+        // The UI runs on the main thread: only its panic ends the program. A panic elsewhere
+        // (a network task) is logged, and the terminal is left to the UI, which goes on.
+        if std::thread::current().name() == Some("main") {
+            restore();
+            previous(info);
+        }
     }));
 }
