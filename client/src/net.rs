@@ -1,6 +1,9 @@
 //! The network worker: owns the [`Connection`], turns driver events into actions and
 //! `Effect::Send` / `Effect::Connect` into driver calls. The UI never waits on the network.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use imkit_protocols::{Command, Connection, Credentials, DriverConfig, Event, UserId};
@@ -27,6 +30,15 @@ enum Request {
     Close,
 }
 
+/// How a connection is made: [`Connection::connect`], or in tests a driver over a fake link.
+pub type Dial = Arc<
+    dyn Fn(
+            DriverConfig,
+        ) -> Pin<Box<dyn Future<Output = imkit_protocols::Result<Connection>> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// The handle the UI loop keeps.
 #[derive(Debug)]
 pub struct NetWorker {
@@ -37,8 +49,16 @@ pub struct NetWorker {
 impl NetWorker {
     /// Start the worker; what it learns arrives on `actions`.
     pub fn spawn(actions: mpsc::UnboundedSender<Action>) -> NetWorker {
+        NetWorker::spawn_with(
+            actions,
+            Arc::new(|config| Box::pin(Connection::connect(config))),
+        )
+    }
+
+    /// As [`NetWorker::spawn`], connecting with `dial`.
+    pub fn spawn_with(actions: mpsc::UnboundedSender<Action>, dial: Dial) -> NetWorker {
         let (requests, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(rx, actions));
+        let task = tokio::spawn(run(rx, actions, dial));
         NetWorker { requests, task }
     }
 
@@ -60,6 +80,7 @@ impl NetWorker {
 async fn run(
     mut requests: mpsc::UnboundedReceiver<Request>,
     actions: mpsc::UnboundedSender<Action>,
+    dial: Dial,
 ) {
     let tell = |event: NetEvent| {
         let _ = actions.send(Action::Net(event));
@@ -79,7 +100,7 @@ async fn run(
                         let _ = tokio::time::timeout(CLOSE_LIMIT, old.close()).await;
                     }
                     tell(NetEvent::Connecting);
-                    match connect(&target).await {
+                    match connect(&target, &dial).await {
                         Ok(c) => connection = Some(c),
                         Err(reason) => tell(NetEvent::ConnectFailed(reason)),
                     }
@@ -118,7 +139,7 @@ async fn next_event(connection: &mut Option<Connection>) -> Option<Event> {
     }
 }
 
-async fn connect(target: &ConnectTarget) -> Result<Connection, String> {
+async fn connect(target: &ConnectTarget, dial: &Dial) -> Result<Connection, String> {
     let password = match (&target.password, &target.password_cmd) {
         (Some(p), _) => Some(p.clone()),
         (None, Some(cmd)) => Some(password_from_command(cmd).await?),
@@ -126,7 +147,7 @@ async fn connect(target: &ConnectTarget) -> Result<Connection, String> {
     };
     let config = driver_config(target, password);
     tracing::info!(dialect = %target.dialect, address = %target.address, "connecting");
-    match tokio::time::timeout(CONNECT_LIMIT, Connection::connect(config)).await {
+    match tokio::time::timeout(CONNECT_LIMIT, dial(config)).await {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => {
             tracing::warn!("connect failed: {e}");
