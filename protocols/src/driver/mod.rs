@@ -356,23 +356,3 @@ impl<C: Connector> Driver<C> {
         }
     }
 }
-
-/// Placeholder connector for a dialect whose driver is not built yet (uninhabited).
-#[doc(hidden)]
-pub enum Unbuilt {}
-
-impl Link for Unbuilt {
-    async fn send(&mut self, _: Command) -> Result<()> {
-        match *self {}
-    }
-    async fn recv(&mut self) -> Result<Vec<Event>> {
-        match *self {}
-    }
-}
-
-impl Connector for Unbuilt {
-    type Link = Unbuilt;
-    async fn connect(&mut self, _: &DriverConfig, _: bool) -> Result<(Unbuilt, Vec<Event>)> {
-        match *self {}
-    }
-}
