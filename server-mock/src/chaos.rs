@@ -64,7 +64,9 @@ impl FromStr for ChaosConfig {
                 "drop-connection" | "drop-connections" => {
                     chaos.drop_connection = parse_rate(key, value)?
                 }
-                "drop-delivery" | "drop-deliveries" => chaos.drop_delivery = parse_rate(key, value)?,
+                "drop-delivery" | "drop-deliveries" => {
+                    chaos.drop_delivery = parse_rate(key, value)?
+                }
                 other => {
                     return Err(format!(
                         "unknown chaos option {other:?}; expected latency, drop-connection or drop-delivery"
@@ -84,7 +86,9 @@ fn parse_rate(key: &str, value: &str) -> Result<f64, String> {
     }
     .map_err(|_| format!("chaos {key} wants a rate like 0.01 or 1%, not {value:?}"))?;
     if !(0.0..=1.0).contains(&rate) {
-        return Err(format!("chaos {key} must be between 0 and 1 (0% and 100%), not {value}"));
+        return Err(format!(
+            "chaos {key} must be between 0 and 1 (0% and 100%), not {value}"
+        ));
     }
     Ok(rate)
 }
@@ -144,8 +148,14 @@ mod tests {
         assert_eq!(chaos.drop_connection, 0.01);
         assert!((chaos.drop_delivery - 0.02).abs() < 1e-12);
         let fixed: ChaosConfig = "latency=20ms".parse().unwrap();
-        assert_eq!(fixed.latency.map(|l| l.min), Some(Duration::from_millis(20)));
-        assert_eq!(fixed.latency.map(|l| l.max), Some(Duration::from_millis(20)));
+        assert_eq!(
+            fixed.latency.map(|l| l.min),
+            Some(Duration::from_millis(20))
+        );
+        assert_eq!(
+            fixed.latency.map(|l| l.max),
+            Some(Duration::from_millis(20))
+        );
         assert!(ChaosConfig::default().is_off());
         assert!(!fixed.is_off());
     }

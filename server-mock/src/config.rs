@@ -9,7 +9,7 @@ use imkit_protocols::Dialect;
 use crate::hub::HubConfig;
 
 /// Where and how to serve.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ServerConfig {
     /// One entry per dialect to serve, with the address of its first listener (port 0 picks
     /// a free port). Dialects with two listeners (simple-im HTTP + TCP, fishchat gateway +
@@ -28,20 +28,6 @@ pub struct ServerConfig {
     /// Print `listening <dialect> <url>` on stdout once each dialect accepts (the binary
     /// does; an embedded server stays quiet).
     pub announce: bool,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            listen: Vec::new(),
-            endpoints: Vec::new(),
-            hub: HubConfig::default(),
-            limits: Limits::default(),
-            timers: Timers::default(),
-            max_connections: None,
-            announce: false,
-        }
-    }
 }
 
 impl ServerConfig {

@@ -21,7 +21,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "s" => value,
         "m" => value * 60.0,
         "h" => value * 3_600.0,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use us, ms, s, m or h")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}: use us, ms, s, m or h"
+            ));
+        }
     };
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("{text:?}: {e}"))
 }

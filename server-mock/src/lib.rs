@@ -5,6 +5,7 @@
 //! (loadgen embeds the server, imchat's tests start it) is [`ServerConfig`] and [`Server`].
 
 pub mod chaos;
+pub mod cli;
 mod config;
 mod dialects;
 pub mod duration;

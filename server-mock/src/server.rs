@@ -107,7 +107,14 @@ impl Server {
             let wanted = if index == 0 {
                 first
             } else {
-                endpoint_address(config, dialect, endpoint, endpoints[0].default_port, first, index)
+                endpoint_address(
+                    config,
+                    dialect,
+                    endpoint,
+                    endpoints[0].default_port,
+                    first,
+                    index,
+                )
             };
             let socket = TcpListener::bind(wanted)
                 .await

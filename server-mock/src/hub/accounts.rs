@@ -245,7 +245,10 @@ mod tests {
             .check_login(&UserId::from("bob"), Some("x"), true)
             .unwrap();
         // By nick, as simple-im's HTTP login does; then the token works as a secret.
-        assert_eq!(accounts.password_login("alice", "pw", true), Ok(one.clone()));
+        assert_eq!(
+            accounts.password_login("alice", "pw", true),
+            Ok(one.clone())
+        );
         assert_eq!(
             accounts.password_login("alice", "bad", true),
             Err(HubError::WrongPassword(one.clone()))

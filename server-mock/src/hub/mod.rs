@@ -79,7 +79,9 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use imkit_protocols::{Command, Conversation, Dialect, Event, GroupId, MessageId, SessionId, UserId};
+use imkit_protocols::{
+    Command, Conversation, Dialect, Event, GroupId, MessageId, SessionId, UserId,
+};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -377,7 +379,9 @@ impl State {
     }
 
     fn conn(&self, conn: ConnId) -> Result<&Connection, HubError> {
-        self.conns.get(&conn).ok_or(HubError::ConnectionClosed(conn))
+        self.conns
+            .get(&conn)
+            .ok_or(HubError::ConnectionClosed(conn))
     }
 
     fn logged_in(&self, conn: ConnId) -> Result<UserId, HubError> {
@@ -517,7 +521,9 @@ impl State {
 
     fn bind(&mut self, conn: ConnId, user: &UserId, device: Device) {
         if let Some(c) = self.conns.get(&conn)
-            && c.user.as_ref().is_some_and(|u| u != user || c.device != device)
+            && c.user
+                .as_ref()
+                .is_some_and(|u| u != user || c.device != device)
         {
             self.unbind(conn);
         }
@@ -687,10 +693,13 @@ impl State {
                 None => HubError::UnknownSession(session),
             });
         };
-        let peer = live.peer_of(&me).cloned().ok_or_else(|| HubError::NotMember {
-            user: me.clone(),
-            conversation: Conversation::Session(session),
-        })?;
+        let peer = live
+            .peer_of(&me)
+            .cloned()
+            .ok_or_else(|| HubError::NotMember {
+                user: me.clone(),
+                conversation: Conversation::Session(session),
+            })?;
         self.sessions.end(session);
         self.emit(conn, Event::SessionClosed { session });
         self.push_event_to_user(&peer, &Event::SessionClosed { session });
@@ -741,10 +750,13 @@ impl State {
                 let Some(live) = self.sessions.get(session) else {
                     return Err(self.send_into_dead_session(conn, &me, session));
                 };
-                let peer = live.peer_of(&me).cloned().ok_or_else(|| HubError::NotMember {
-                    user: me.clone(),
-                    conversation: Conversation::Session(session),
-                })?;
+                let peer = live
+                    .peer_of(&me)
+                    .cloned()
+                    .ok_or_else(|| HubError::NotMember {
+                        user: me.clone(),
+                        conversation: Conversation::Session(session),
+                    })?;
                 self.check_room(std::slice::from_ref(&peer))?;
                 let seq = self
                     .sessions
@@ -801,7 +813,12 @@ impl State {
 
     /// The original answers code 0 and delivers nothing, telling the sender its partner
     /// left. We tell the sender the same but do not accept what cannot be delivered.
-    fn send_into_dead_session(&mut self, conn: ConnId, me: &UserId, session: SessionId) -> HubError {
+    fn send_into_dead_session(
+        &mut self,
+        conn: ConnId,
+        me: &UserId,
+        session: SessionId,
+    ) -> HubError {
         let Some((a, b)) = self.sessions.ended(session).cloned() else {
             return HubError::UnknownSession(session);
         };

@@ -138,11 +138,6 @@ impl OutboundQueue {
         drop(state);
         self.notify.notify_one();
     }
-
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.lock().slots.len()
-    }
 }
 
 /// The connection task's side of its queue: events in the hub's order.

@@ -162,8 +162,11 @@ impl Sessions {
 
     pub(crate) fn in_matched_session(&self, user: &UserId) -> bool {
         self.by_user.get(user).is_some_and(|ids| {
-            ids.iter()
-                .any(|id| self.live.get(id).is_some_and(|s| s.kind == SessionKind::Matched))
+            ids.iter().any(|id| {
+                self.live
+                    .get(id)
+                    .is_some_and(|s| s.kind == SessionKind::Matched)
+            })
         })
     }
 

@@ -43,6 +43,7 @@ fn contents(events: &[Event]) -> Vec<String> {
     delivered(events).into_iter().map(|m| m.content).collect()
 }
 
+/// Log in; anything queued after `LoggedIn` (stored messages) stays in the queue.
 fn login(hub: &Hub, dialect: Dialect, user: &str) -> (ConnId, Outbound) {
     let (conn, mut out) = hub.attach(dialect, peer());
     hub.handle(
@@ -54,10 +55,11 @@ fn login(hub: &Hub, dialect: Dialect, user: &str) -> (ConnId, Outbound) {
         },
     )
     .unwrap();
-    let events = drain(&mut out);
+    let mut first = Vec::new();
+    out.try_recv_many(&mut first, 1);
     assert!(
-        matches!(&events[0], Event::LoggedIn { user: u, .. } if u.as_str() == user),
-        "{events:?}"
+        matches!(&first[..], [Event::LoggedIn { user: u, .. }] if u.as_str() == user),
+        "{first:?}"
     );
     (conn, out)
 }
@@ -261,10 +263,13 @@ fn chat_flow_match_dialogue_read_and_partner_exit() {
         [Event::Matched { peer, .. }] if *peer == alice_id
     ));
     assert_eq!(
-        hub.handle(carol, Command::CloseSession {
-            session: SessionId(999),
-            peer: alice_id
-        }),
+        hub.handle(
+            carol,
+            Command::CloseSession {
+                session: SessionId(999),
+                peer: alice_id
+            }
+        ),
         Err(HubError::UnknownSession(SessionId(999)))
     );
 }
@@ -349,14 +354,31 @@ fn eutamias_sessions_outlive_logout_and_deliver_unread_at_login() {
     )
     .unwrap();
     let session = match drain(&mut o).as_slice() {
-        [Event::SessionOpened { session, by_peer: false, .. }] => *session,
+        [
+            Event::SessionOpened {
+                session,
+                by_peer: false,
+                ..
+            },
+        ] => *session,
         other => panic!("{other:?}"),
     };
     assert_eq!(
-        hub.handle(one, Command::OpenSession { peer: UserId::from("1") }),
+        hub.handle(
+            one,
+            Command::OpenSession {
+                peer: UserId::from("1")
+            }
+        ),
         Err(HubError::SelfSession)
     );
-    send(&hub, one, Conversation::Session(session), "while you were out").unwrap();
+    send(
+        &hub,
+        one,
+        Conversation::Session(session),
+        "while you were out",
+    )
+    .unwrap();
     let (two, mut t) = hub.attach(Dialect::Eutamias, peer());
     hub.handle(
         two,
@@ -371,8 +393,13 @@ fn eutamias_sessions_outlive_logout_and_deliver_unread_at_login() {
     assert!(matches!(events[0], Event::LoggedIn { .. }));
     assert_eq!(contents(&events), vec!["while you were out"]);
     // Opening again reuses the session.
-    hub.handle(two, Command::OpenSession { peer: UserId::from("1") })
-        .unwrap();
+    hub.handle(
+        two,
+        Command::OpenSession {
+            peer: UserId::from("1"),
+        },
+    )
+    .unwrap();
     assert!(matches!(
         drain(&mut t).as_slice(),
         [Event::SessionOpened { session: s, by_peer: false, .. }] if *s == session
@@ -581,8 +608,13 @@ fn sequence_acks_are_cumulative_within_the_conversation() {
     let hub = hub();
     let (one, _o) = login(&hub, Dialect::Eutamias, "1");
     let (two, mut t) = login(&hub, Dialect::Eutamias, "2");
-    hub.handle(one, Command::OpenSession { peer: UserId::from("2") })
-        .unwrap();
+    hub.handle(
+        one,
+        Command::OpenSession {
+            peer: UserId::from("2"),
+        },
+    )
+    .unwrap();
     let session = match drain(&mut t).as_slice() {
         [Event::SessionOpened { session, .. }] => *session,
         other => panic!("{other:?}"),
@@ -615,10 +647,12 @@ fn a_slow_consumer_is_dropped_and_its_queue_kept_for_later() {
     let (alice, mut a) = login(&hub, Dialect::Newim, "alice");
     let (bob, mut b) = login(&hub, Dialect::Newim, "bob");
     // bob reads nothing while alice sends 10: his queue holds 4, then he is dropped.
+    let mut accepted = 0;
     for n in 0..10 {
         send(&hub, alice, to_user("bob"), &format!("m{n}")).unwrap();
+        accepted += drain(&mut a).len();
     }
-    assert_eq!(drain(&mut a).len(), 10, "all ten were accepted");
+    assert_eq!(accepted, 10, "all ten were accepted");
     assert_eq!(b.close_reason(), Some(CloseReason::SlowConsumer));
     assert!(drain(&mut b).is_empty(), "the queue was taken back");
     assert_eq!(
@@ -643,16 +677,19 @@ fn a_receiver_that_never_acks_is_dropped_at_the_unacked_limit() {
     });
     let (alice, _a) = login(&hub, Dialect::Fishchat, "alice");
     let (_bob, mut b) = login(&hub, Dialect::Fishchat, "bob");
-    for n in 0..5 {
+    for n in 0..3 {
         send(&hub, alice, to_user("bob"), &format!("m{n}")).unwrap();
     }
+    // bob reads them but never acks: the fourth is one too many.
     assert_eq!(contents(&drain(&mut b)), vec!["m0", "m1", "m2"]);
+    assert_eq!(b.close_reason(), None);
+    for n in 3..5 {
+        send(&hub, alice, to_user("bob"), &format!("m{n}")).unwrap();
+    }
     assert_eq!(b.close_reason(), Some(CloseReason::SlowConsumer));
+    assert!(drain(&mut b).is_empty());
     let (_bob, mut b) = login(&hub, Dialect::Fishchat, "bob");
-    assert_eq!(
-        contents(&drain(&mut b)),
-        vec!["m0", "m1", "m2", "m3", "m4"]
-    );
+    assert_eq!(contents(&drain(&mut b)), vec!["m0", "m1", "m2", "m3", "m4"]);
 }
 
 #[test]
@@ -695,7 +732,10 @@ fn accounts_from_a_file_refuse_strangers_and_wrong_passwords() {
             },
         )
     };
-    assert_eq!(login(1, "nope"), Err(HubError::WrongPassword(UserId::from(1))));
+    assert_eq!(
+        login(1, "nope"),
+        Err(HubError::WrongPassword(UserId::from(1)))
+    );
     assert_eq!(login(3, "pw"), Err(HubError::UnknownUser(UserId::from(3))));
     assert!(drain(&mut out).is_empty());
     login(1, "pw").unwrap();
@@ -705,10 +745,32 @@ fn accounts_from_a_file_refuse_strangers_and_wrong_passwords() {
         Err(HubError::UnknownUser(UserId::from(99)))
     );
     // The file's groups exist with their members.
-    send(&hub, conn, Conversation::Group(GroupId::from("ops")), "hello ops").unwrap();
-    assert_eq!(hub.stats().pending, 1, "kept for user 2");
+    send(
+        &hub,
+        conn,
+        Conversation::Group(GroupId::from("ops")),
+        "hello ops",
+    )
+    .unwrap();
+    assert_eq!(contents(&drain(&mut out)), vec!["hello ops"]);
+    let (two, mut t) = hub.attach(Dialect::Eutamias, peer());
+    hub.handle(
+        two,
+        Command::Login {
+            user: UserId::from(2),
+            secret: Some("anything: 2 has no password".into()),
+            device: None,
+        },
+    )
+    .unwrap();
     assert_eq!(
-        hub.password_login("1", "pw", true).map(|(u, t)| (u, t.len())),
+        contents(&drain(&mut t)),
+        vec!["hello ops"],
+        "kept for user 2"
+    );
+    assert_eq!(
+        hub.password_login("1", "pw", true)
+            .map(|(u, t)| (u, t.len())),
         Ok((UserId::from(1), 30))
     );
     assert_eq!(
@@ -793,30 +855,46 @@ fn chaos_drops_connections_but_keeps_their_messages() {
     assert_eq!(hub.stats().chaos_dropped_connections, dropped);
 }
 
-#[tokio::test(start_paused = true)]
-async fn chaos_latency_delays_events_in_order() {
+#[tokio::test]
+async fn chaos_latency_delays_events_and_keeps_their_order() {
     let hub = Hub::new(HubConfig {
         seed: Some(3),
         chaos: ChaosConfig {
             latency: Some(crate::chaos::Latency {
-                min: std::time::Duration::from_millis(10),
-                max: std::time::Duration::from_millis(50),
+                min: std::time::Duration::from_millis(30),
+                max: std::time::Duration::from_millis(60),
             }),
             ..ChaosConfig::default()
         },
         ..HubConfig::default()
     });
-    let (conn, mut out) = hub.attach(Dialect::Newim, peer());
+    let (alice, mut a) = hub.attach(Dialect::Newim, peer());
     let start = tokio::time::Instant::now();
-    for _ in 0..20 {
-        hub.handle(conn, Command::Ping).unwrap();
+    hub.handle(
+        alice,
+        Command::Login {
+            user: UserId::from("alice"),
+            secret: None,
+            device: None,
+        },
+    )
+    .unwrap();
+    for n in 0..20 {
+        send(&hub, alice, to_user("alice"), &n.to_string()).unwrap();
     }
-    assert!(drain(&mut out).is_empty(), "nothing is due yet");
-    for _ in 0..20 {
-        assert_eq!(out.recv().await, Some(Event::Pong));
+    assert!(matches!(a.recv().await, Some(Event::LoggedIn { .. })));
+    // A sleep never ends early: the first event cannot come before the minimum latency.
+    assert!(start.elapsed() >= std::time::Duration::from_millis(30));
+    let mut got = Vec::new();
+    while got.len() < 20 {
+        match a.recv().await {
+            Some(Event::Delivered(m)) => got.push(m.content),
+            Some(_) => {}
+            None => panic!("closed"),
+        }
     }
-    let waited = start.elapsed();
-    assert!(waited >= std::time::Duration::from_millis(10), "{waited:?}");
+    let expected: Vec<String> = (0..20).map(|n| n.to_string()).collect();
+    assert_eq!(got, expected);
 }
 
 #[tokio::test]
@@ -877,14 +955,16 @@ fn run_ledger(seed: u64) {
                 "seed {seed}: {key:?} came back after its ack"
             );
             *got.entry(key.clone()).or_default() += 1;
-            if ack && hub.handle(
-                conn,
-                Command::Ack {
-                    conversation: m.conversation.clone(),
-                    id: m.id.clone().unwrap(),
-                },
-            )
-            .is_ok()
+            if ack
+                && hub
+                    .handle(
+                        conn,
+                        Command::Ack {
+                            conversation: m.conversation.clone(),
+                            id: m.id.clone().unwrap(),
+                        },
+                    )
+                    .is_ok()
             {
                 acked.insert(key, true);
             }

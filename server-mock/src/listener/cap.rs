@@ -14,7 +14,10 @@ pub fn open_file_limit() -> Option<u64> {
 
 fn parse_open_file_limit(limits: &str) -> Option<u64> {
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    let soft = line.trim_start_matches("Max open files").split_whitespace().next()?;
+    let soft = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?;
     match soft {
         "unlimited" => Some(u64::MAX),
         n => n.parse().ok(),

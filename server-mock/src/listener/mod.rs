@@ -247,3 +247,6 @@ async fn accept_loop<L: DialectListener>(
     }
     tracing::debug!(%dialect, role, "stopped accepting");
 }
+
+#[cfg(test)]
+mod tests;
