@@ -16,7 +16,10 @@ use imkit_server_mock::{Hub, HubConfig};
 fn main() {
     let mut args = std::env::args().skip(1);
     let connections: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let messages: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let messages: u64 = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

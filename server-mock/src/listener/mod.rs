@@ -20,6 +20,7 @@
 //! ```
 
 mod cap;
+mod pump;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use cap::{connection_cap, open_file_limit};
+pub use pump::{End, Wire, pump};
 
 use crate::config::{Limits, Timers};
 use crate::hub::{AttachOptions, ConnId, Hub, HubError, Outbound};

@@ -9,9 +9,10 @@ use imkit_protocols::{Command, Conversation, Dialect, Event, UserId};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
-use tokio::time::{sleep_until, timeout};
+use tokio::time::timeout;
 
 use super::*;
+use crate::hub::HubError;
 use crate::{Server, ServerConfig};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -44,27 +45,36 @@ impl DialectListener for LineDialect {
         if conn.endpoint == "lookup" {
             let lines = conn.context.address_of("lines");
             let mut stream = conn.stream;
-            let _ = stream
-                .write_all(
-                    format!("{}\n", lines.map(|a| a.to_string()).unwrap_or_default()).as_bytes(),
-                )
-                .await;
+            let reply = format!("{}\n", lines.map(|a| a.to_string()).unwrap_or_default());
+            let _ = stream.write_all(reply.as_bytes()).await;
             return;
         }
-        let (hub_conn, mut outbound) = conn.attach();
+        let (hub_conn, outbound) = conn.attach();
         let Accepted {
             stream, context, ..
         } = conn;
-        let (read, mut write) = stream.into_split();
+        let (read, write) = stream.into_split();
         let mut lines = BufReader::new(read).lines();
         let first = match timeout(context.limits.handshake_timeout, lines.next_line()).await {
             Ok(Ok(Some(line))) => line,
             _ => return,
         };
+        let mut wire = LineWire {
+            lines,
+            write,
+            pings: None,
+            last_pong: tokio::time::Instant::now(),
+            ping_every: context.timers.chat_ping_interval,
+            max_wait: context.timers.chat_max_wait,
+        };
         let Some(name) = first.strip_prefix("login ") else {
-            let _ = write.write_all(b"error: log in first\n").await;
+            let _ = wire.write.write_all(b"error: log in first\n").await;
             return;
         };
+        // Users named pinged-* get chat's heartbeat: PING every interval, logout on silence.
+        if name.starts_with("pinged-") {
+            wire.pings = Some(tokio::time::Instant::now() + wire.ping_every);
+        }
         let login = Command::Login {
             user: UserId::from(name),
             secret: None,
@@ -73,49 +83,99 @@ impl DialectListener for LineDialect {
         if hub_conn.handle(login).is_err() {
             return;
         }
-        let idle = context
-            .limits
-            .idle_timeout
-            .unwrap_or(Duration::from_secs(3600));
-        let mut deadline = tokio::time::Instant::now() + idle;
-        let mut closing = false;
-        loop {
-            tokio::select! {
-                event = outbound.recv() => match event {
-                    Some(event) => {
-                        if write.write_all(format!("{}\n", describe(&event)).as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                    None => break,
-                },
-                line = lines.next_line(), if !closing => {
-                    let Ok(Some(line)) = line else { break };
-                    deadline = tokio::time::Instant::now() + idle;
-                    if line == "panic" {
-                        panic!("the line dialect was asked to panic");
-                    }
-                    let command = match line.split_once(' ') {
-                        Some(("send", rest)) => match rest.split_once(' ') {
-                            Some((to, text)) => Command::Send {
-                                to: Conversation::User(UserId::from(to)),
-                                client_ref: String::new(),
-                                content: text.into(),
-                            },
-                            None => break,
-                        },
-                        _ if line == "ping" => Command::Ping,
-                        _ => break,
+        pump(&mut wire, &hub_conn, outbound, &context).await;
+    }
+}
+
+struct LineWire {
+    lines: Lines<BufReader<OwnedReadHalf>>,
+    write: tokio::net::tcp::OwnedWriteHalf,
+    pings: Option<tokio::time::Instant>,
+    last_pong: tokio::time::Instant,
+    ping_every: Duration,
+    max_wait: Duration,
+}
+
+impl Wire for LineWire {
+    async fn read(&mut self) -> imkit_protocols::Result<Option<Vec<Command>>> {
+        let Some(line) = self.lines.next_line().await? else {
+            return Ok(None);
+        };
+        if line == "panic" {
+            panic!("the line dialect was asked to panic");
+        }
+        let command = match line.split_once(' ') {
+            Some(("send", rest)) => match rest.split_once(' ') {
+                Some((to, text)) => {
+                    let to = match to.strip_prefix('#') {
+                        Some(group) => Conversation::Group(group.into()),
+                        None => Conversation::User(UserId::from(to)),
                     };
-                    if let Err(e) = hub_conn.handle(command) {
-                        let _ = write.write_all(format!("error: {e}\n").as_bytes()).await;
+                    Command::Send {
+                        to,
+                        client_ref: String::new(),
+                        content: text.into(),
                     }
                 }
-                _ = context.shutdown.cancelled(), if !closing => closing = true,
-                _ = sleep_until(deadline), if !closing => break,
+                None => {
+                    return Err(imkit_protocols::Error::malformed(
+                        Dialect::Newim,
+                        "send what?",
+                    ));
+                }
+            },
+            _ if line == "ping" => Command::Ping,
+            _ if line == "pong" => {
+                self.last_pong = tokio::time::Instant::now();
+                Command::Pong
             }
+            // Ignored, as the originals ignore unknown commands.
+            _ if line.is_empty() => return Ok(Some(Vec::new())),
+            _ => return Err(imkit_protocols::Error::malformed(Dialect::Newim, line)),
+        };
+        Ok(Some(vec![command]))
+    }
+
+    async fn write(&mut self, events: &[Event]) -> imkit_protocols::Result<()> {
+        let mut out = String::new();
+        for event in events {
+            out.push_str(&describe(event));
+            out.push('\n');
         }
-        let _ = write.shutdown().await;
+        self.write.write_all(out.as_bytes()).await?;
+        Ok(())
+    }
+
+    async fn refused(
+        &mut self,
+        _: &'static str,
+        error: &HubError,
+    ) -> imkit_protocols::Result<bool> {
+        self.write
+            .write_all(format!("error: {error}\n").as_bytes())
+            .await?;
+        Ok(true)
+    }
+
+    fn next_timer(&self) -> Option<tokio::time::Instant> {
+        self.pings
+    }
+
+    async fn on_timer(&mut self, conn: &HubConn) -> imkit_protocols::Result<()> {
+        if self.last_pong.elapsed() > self.max_wait {
+            // chat: log out, stop pinging, keep the socket.
+            self.pings = None;
+            let _ = conn.hub().logout(conn.id());
+            self.write.write_all(b"logged_out\n").await?;
+        } else {
+            self.pings = Some(tokio::time::Instant::now() + self.ping_every);
+            self.write.write_all(b"PING\n").await?;
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self, _: &End) {
+        let _ = self.write.shutdown().await;
     }
 }
 
@@ -404,4 +464,62 @@ fn the_announcement_is_one_exact_line() {
         crate::announcement(Dialect::ChatJson, "ws://127.0.0.1:18224/ws"),
         "listening chat-json ws://127.0.0.1:18224/ws"
     );
+}
+
+#[tokio::test]
+async fn refusals_are_answered_and_bad_input_closes_only_that_connection() {
+    let (server, address) = start(&config()).await;
+    let mut alice = Client::login(address, "alice").await;
+    let mut bob = Client::login(address, "bob").await;
+    alice.say("send #nowhere hi").await;
+    assert_eq!(
+        alice.next().await.as_deref(),
+        Some("error: unknown group nowhere")
+    );
+    alice.say("").await;
+    alice.say("ping").await;
+    assert_eq!(alice.next().await.as_deref(), Some("pong"), "still there");
+    bob.say("gibberish").await;
+    assert_eq!(bob.next().await, None, "bob alone is closed");
+    alice.say("send bob kept for you").await;
+    assert_eq!(alice.next().await.as_deref(), Some("accepted 1"));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_idle_client_is_closed() {
+    let mut config = config();
+    config.limits.idle_timeout = Some(Duration::from_millis(200));
+    let (server, address) = start(&config).await;
+    let mut alice = Client::login(address, "alice").await;
+    assert_eq!(alice.next().await, None);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dialect_timer_pings_and_logs_out_a_silent_client_but_keeps_its_socket() {
+    let mut config = config();
+    config.timers.chat_ping_interval = Duration::from_millis(50);
+    config.timers.chat_max_wait = Duration::from_millis(300);
+    let (server, address) = start(&config).await;
+    let mut quiet = Client::login(address, "pinged-quiet").await;
+    let mut pings = 0;
+    loop {
+        match quiet.next().await.as_deref() {
+            Some("PING") => pings += 1,
+            Some("logged_out") => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(pings >= 1);
+    assert!(!server.hub().is_online(&UserId::from("pinged-quiet")));
+    quiet.say("send bob still there?").await;
+    assert_eq!(quiet.next().await.as_deref(), Some("error: not logged in"));
+    quiet.say("ping").await;
+    assert_eq!(
+        quiet.next().await.as_deref(),
+        Some("pong"),
+        "the socket stays"
+    );
+    server.shutdown().await;
 }
