@@ -10,11 +10,10 @@
 //!     fn endpoints(&self) -> &'static [Endpoint] { &[Endpoint { role: "ws", default_port: 18224 }] }
 //!     fn client_url(&self, first: SocketAddr) -> String { format!("ws://{first}/ws") }
 //!     async fn serve(&self, conn: Accepted) {
-//!         let (hub_conn, mut outbound) = conn.attach();      // detached when dropped
-//!         // handshake within conn.limits().handshake_timeout, then loop:
-//!         //   select! { frame = read (idle timeout) => hub_conn.handle(command),
-//!         //             event = outbound.recv() => write (None: flush and close),
-//!         //             _ = conn.shutdown().cancelled() => ... }
+//!         let (hub_conn, outbound) = conn.attach();          // detached when dropped
+//!         // the handshake, within conn.limits().handshake_timeout, then:
+//!         let mut wire = ChatWire::new(ws_stream, &conn.context.timers);  // impl Wire
+//!         pump(&mut wire, &hub_conn, outbound, &conn.context).await;
 //!     }
 //! }
 //! ```

@@ -374,12 +374,6 @@ async fn shutdown_flushes_closes_and_leaves_no_port_bound() {
         let again = std::net::TcpListener::bind(port);
         assert!(again.is_ok(), "{port} is free again: {again:?}");
     }
-    assert!(
-        TcpStream::connect(address).await.is_err() || {
-            // Something else may have taken the port in between; it is not ours.
-            true
-        }
-    );
 }
 
 #[tokio::test]
