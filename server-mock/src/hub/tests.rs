@@ -1070,3 +1070,77 @@ fn run_ledger(seed: u64) {
         "seed {seed}: something nobody sent arrived"
     );
 }
+
+#[test]
+fn read_receipts_go_to_the_other_participants_and_are_remembered() {
+    let hub = hub();
+    let (alice, mut a) = login(&hub, Dialect::Newim, "alice");
+    let (bob, mut b) = login(&hub, Dialect::Newim, "bob");
+    let (carol, mut c) = login(&hub, Dialect::Newim, "carol");
+    send(&hub, alice, to_user("bob"), "hi").unwrap();
+    drain(&mut a);
+    drain(&mut b);
+    hub.handle(
+        bob,
+        Command::Read {
+            conversation: to_user("alice"),
+            up_to: MessageId::Seq(1),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        drain(&mut b),
+        vec![Event::Done {
+            operation: "read".into()
+        }]
+    );
+    // alice sees it under bob's name: the conversation as she names it.
+    assert_eq!(
+        drain(&mut a),
+        vec![Event::ReadUpTo {
+            conversation: to_user("bob"),
+            reader: UserId::from("bob"),
+            up_to: MessageId::Seq(1)
+        }]
+    );
+    assert_eq!(
+        hub.read_mark(&to_user("alice"), &UserId::from("bob")),
+        Some(MessageId::Seq(1))
+    );
+
+    let g = GroupId::from("box");
+    for conn in [alice, bob] {
+        hub.handle(conn, Command::JoinGroup { group: g.clone() })
+            .unwrap();
+    }
+    drain(&mut a);
+    drain(&mut b);
+    assert!(matches!(
+        hub.handle(
+            carol,
+            Command::Read {
+                conversation: Conversation::Group(g.clone()),
+                up_to: MessageId::Seq(1)
+            }
+        ),
+        Err(HubError::NotMember { .. })
+    ));
+    hub.handle(
+        alice,
+        Command::Read {
+            conversation: Conversation::Group(g.clone()),
+            up_to: MessageId::Seq(3),
+        },
+    )
+    .unwrap();
+    assert_eq!(drain(&mut a).len(), 1, "only Done for the reader");
+    assert_eq!(
+        drain(&mut b),
+        vec![Event::ReadUpTo {
+            conversation: Conversation::Group(g),
+            reader: UserId::from("alice"),
+            up_to: MessageId::Seq(3)
+        }]
+    );
+    assert!(drain(&mut c).is_empty());
+}
