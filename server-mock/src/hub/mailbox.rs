@@ -1,0 +1,123 @@
+//! Messages the hub accepted but that are not (known to be) in their receiver's hands yet:
+//! offline queues (delivered FIFO at the next login) and unacked messages (for receivers
+//! that ack: redelivered at each login until acked). Keyed by user and device, so one
+//! device's backlog is not replayed on another that already has it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use imkit_protocols::{Conversation, MessageId, UserId};
+
+use super::envelope::Envelope;
+
+/// `None`: the dialect has no devices; one slot for all of the user's connections.
+pub(crate) type Device = Option<String>;
+
+#[derive(Debug)]
+struct Stored {
+    /// `None`: for whichever device logs in first; `Some`: that device only.
+    device: Device,
+    envelope: Arc<Envelope>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Mailboxes {
+    offline: HashMap<UserId, VecDeque<Stored>>,
+    unacked: HashMap<(UserId, Device), VecDeque<Arc<Envelope>>>,
+}
+
+impl Mailboxes {
+    pub(crate) fn offline_len(&self, user: &UserId) -> usize {
+        self.offline.get(user).map_or(0, VecDeque::len)
+    }
+
+    pub(crate) fn store(&mut self, user: &UserId, device: Device, envelope: Arc<Envelope>) {
+        self.offline
+            .entry(user.clone())
+            .or_default()
+            .push_back(Stored { device, envelope });
+    }
+
+    /// Take, in order, what is stored for `device` (or for any device) of `user`.
+    pub(crate) fn take_offline(&mut self, user: &UserId, device: &Device) -> Vec<Arc<Envelope>> {
+        let Some(queue) = self.offline.get_mut(user) else {
+            return Vec::new();
+        };
+        let mut taken = Vec::new();
+        queue.retain(|stored| {
+            let mine = stored.device.is_none() || stored.device == *device;
+            if mine {
+                taken.push(stored.envelope.clone());
+            }
+            !mine
+        });
+        if queue.is_empty() {
+            self.offline.remove(user);
+        }
+        taken
+    }
+
+    pub(crate) fn unacked_len(&self, user: &UserId, device: &Device) -> usize {
+        self.unacked
+            .get(&(user.clone(), device.clone()))
+            .map_or(0, VecDeque::len)
+    }
+
+    pub(crate) fn add_unacked(&mut self, user: &UserId, device: &Device, envelope: Arc<Envelope>) {
+        self.unacked
+            .entry((user.clone(), device.clone()))
+            .or_default()
+            .push_back(envelope);
+    }
+
+    /// The unacked messages of a device, oldest first (they stay unacked).
+    pub(crate) fn unacked(&self, user: &UserId, device: &Device) -> Vec<Arc<Envelope>> {
+        self.unacked
+            .get(&(user.clone(), device.clone()))
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Take the unacked messages of a device away (they go to a receiver that never acks).
+    pub(crate) fn take_unacked(&mut self, user: &UserId, device: &Device) -> Vec<Arc<Envelope>> {
+        self.unacked
+            .remove(&(user.clone(), device.clone()))
+            .map(Vec::from)
+            .unwrap_or_default()
+    }
+
+    /// Apply an ack; returns how many messages it settled. A sequence number settles every
+    /// message up to it in the conversation; a text id settles the oldest message with it.
+    pub(crate) fn ack(
+        &mut self,
+        user: &UserId,
+        device: &Device,
+        conversation: &Conversation,
+        id: &MessageId,
+    ) -> usize {
+        let key = (user.clone(), device.clone());
+        let Some(queue) = self.unacked.get_mut(&key) else {
+            return 0;
+        };
+        let before = queue.len();
+        match id {
+            MessageId::Seq(_) => queue.retain(|e| !e.acked_by(conversation, id)),
+            MessageId::Text(_) => {
+                if let Some(at) = queue.iter().position(|e| e.acked_by(conversation, id)) {
+                    queue.remove(at);
+                }
+            }
+        }
+        let settled = before - queue.len();
+        if queue.is_empty() {
+            self.unacked.remove(&key);
+        }
+        settled
+    }
+
+    /// Messages held for anyone (offline + unacked): for stats and tests.
+    pub(crate) fn pending(&self) -> usize {
+        self.offline.values().map(VecDeque::len).sum::<usize>()
+            + self.unacked.values().map(VecDeque::len).sum::<usize>()
+    }
+}

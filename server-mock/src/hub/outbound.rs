@@ -1,0 +1,221 @@
+//! The bounded per-connection outbound queue: the hub pushes (never waits), the connection's
+//! task pops and writes. Our own queue rather than an mpsc channel because the hub must be
+//! able to take back what a too-slow receiver left in it (kept as offline messages, never
+//! lost) and to refuse instead of growing.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use imkit_protocols::Event;
+use tokio::sync::Notify;
+use tokio::time::{Instant, sleep_until};
+
+use super::envelope::{Envelope, IdStyle};
+
+/// Why the hub closed a connection's queue (the connection's task then closes its socket).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The listener detached it (its socket ended).
+    Detached,
+    /// The receiver did not drain its queue (or did not ack) fast enough; what was queued is
+    /// kept for its next login.
+    SlowConsumer,
+    /// `--chaos` dropped it on purpose.
+    Chaos,
+    /// The server is shutting down: what is queued is still handed out, then the end.
+    Shutdown,
+}
+
+/// One queued item. Deliveries stay shared envelopes until the receiver renders them, so a
+/// group fan-out costs one pointer per receiver, and the hub can requeue them if needed.
+#[derive(Debug)]
+pub(crate) enum Item {
+    Event(Event),
+    Deliver(Arc<Envelope>),
+}
+
+#[derive(Debug)]
+struct Slot {
+    item: Item,
+    /// Not to be handed out before (`--chaos` latency).
+    due: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct QueueState {
+    slots: VecDeque<Slot>,
+    /// Extra room granted while a login flushes stored messages into the queue: they move
+    /// from the offline store to here, so memory does not grow, and the receiver is not
+    /// judged slow for a backlog it has not had time to read yet.
+    credit: usize,
+    closed: Option<CloseReason>,
+}
+
+/// The hub's side of one connection's queue.
+#[derive(Debug)]
+pub(crate) struct OutboundQueue {
+    state: Mutex<QueueState>,
+    notify: Notify,
+    capacity: usize,
+}
+
+/// Why a push did not go in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushError {
+    Full,
+    Closed,
+}
+
+impl OutboundQueue {
+    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(OutboundQueue {
+            state: Mutex::new(QueueState {
+                slots: VecDeque::new(),
+                credit: 0,
+                closed: None,
+            }),
+            notify: Notify::new(),
+            capacity: capacity.max(1),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // A panic elsewhere while holding this lock cannot leave the deque inconsistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queue `item` if there is room.
+    pub(crate) fn push(&self, item: Item, due: Option<Instant>) -> Result<(), PushError> {
+        let mut state = self.lock();
+        if state.closed.is_some() {
+            return Err(PushError::Closed);
+        }
+        if state.slots.len() >= self.capacity + state.credit {
+            return Err(PushError::Full);
+        }
+        state.slots.push_back(Slot { item, due });
+        drop(state);
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    /// Queue a stored message at login, beyond the capacity (see `QueueState::credit`).
+    pub(crate) fn push_backlog(&self, item: Item, due: Option<Instant>) -> Result<(), PushError> {
+        let mut state = self.lock();
+        if state.closed.is_some() {
+            return Err(PushError::Closed);
+        }
+        state.credit += 1;
+        state.slots.push_back(Slot { item, due });
+        drop(state);
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed.is_some()
+    }
+
+    /// Close the queue and take back everything not yet handed out (slow consumer, chaos).
+    pub(crate) fn close_and_drain(&self, reason: CloseReason) -> Vec<Item> {
+        let mut state = self.lock();
+        if state.closed.is_none() {
+            state.closed = Some(reason);
+        }
+        state.credit = 0;
+        let items = state.slots.drain(..).map(|s| s.item).collect();
+        drop(state);
+        self.notify.notify_one();
+        items
+    }
+
+    /// Close the queue but let the receiver read what is in it first (shutdown, detach).
+    pub(crate) fn close(&self, reason: CloseReason) {
+        let mut state = self.lock();
+        if state.closed.is_none() {
+            state.closed = Some(reason);
+        }
+        drop(state);
+        self.notify.notify_one();
+    }
+}
+
+/// The connection task's side of its queue: events in the hub's order.
+#[derive(Debug)]
+pub struct Outbound {
+    queue: Arc<OutboundQueue>,
+    style: IdStyle,
+}
+
+impl Outbound {
+    pub(crate) fn new(queue: Arc<OutboundQueue>, style: IdStyle) -> Self {
+        Outbound { queue, style }
+    }
+
+    /// The next event for this connection; `None` once the hub closed the queue and it is
+    /// empty (see [`Outbound::close_reason`]). Cancel safe.
+    pub async fn recv(&mut self) -> Option<Event> {
+        loop {
+            let (first, due) = {
+                let mut state = self.queue.lock();
+                match state.slots.front() {
+                    Some(slot) => match slot.due {
+                        Some(due) if due > Instant::now() => (None, Some(due)),
+                        _ => {
+                            let slot = state.slots.pop_front().map(|s| s.item);
+                            state.credit = state.credit.saturating_sub(1);
+                            (slot, None)
+                        }
+                    },
+                    None if state.closed.is_some() => return None,
+                    None => (None, None),
+                }
+            };
+            if let Some(item) = first {
+                return Some(self.render(item));
+            }
+            match due {
+                // Delayed by chaos: later items wait behind it, so order holds.
+                Some(due) => sleep_until(due).await,
+                // notify_one keeps a permit when nobody waits, so no wake-up is missed.
+                None => self.queue.notify.notified().await,
+            }
+        }
+    }
+
+    /// Take every event that is ready now (up to `max`) without waiting: lets a connection
+    /// write a batch and flush once. Returns how many were added to `into`.
+    pub fn try_recv_many(&mut self, into: &mut Vec<Event>, max: usize) -> usize {
+        let now = Instant::now();
+        let mut taken = Vec::new();
+        {
+            let mut state = self.queue.lock();
+            while taken.len() < max {
+                match state.slots.front() {
+                    Some(slot) if slot.due.is_none_or(|d| d <= now) => {
+                        if let Some(slot) = state.slots.pop_front() {
+                            taken.push(slot.item);
+                        }
+                        state.credit = state.credit.saturating_sub(1);
+                    }
+                    _ => break,
+                }
+            }
+        }
+        let n = taken.len();
+        into.extend(taken.into_iter().map(|item| self.render(item)));
+        n
+    }
+
+    /// Why the hub closed this queue, once it did.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.queue.lock().closed
+    }
+
+    fn render(&self, item: Item) -> Event {
+        match item {
+            Item::Event(event) => event,
+            Item::Deliver(envelope) => Event::Delivered(envelope.message(self.style)),
+        }
+    }
+}

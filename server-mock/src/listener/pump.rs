@@ -1,0 +1,154 @@
+//! The loop every connection runs once its handshake is done: commands from the client
+//! into the hub, events from the hub out to the client (in batches), the idle timeout, the
+//! dialect's own timer (chat ping, heartbeat checks), and the shutdown (stop reading, write
+//! what the hub still had queued, close). A listener implements [`Wire`] for its framing
+//! and calls [`pump`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use imkit_protocols::{Command, Event};
+use tokio::time::{Instant, sleep_until};
+
+use super::{HubConn, ListenContext};
+use crate::hub::{CloseReason, HubError, Outbound};
+
+/// Events written per batch (one flush each).
+const BATCH: usize = 64;
+
+/// A dialect's side of a live connection.
+pub trait Wire: Send {
+    /// The next commands from the client; `Ok(None)` when it closed. Input the dialect
+    /// ignores (the originals ignore unknown commands) yields an empty vector; an error ends
+    /// the connection. Must be cancel safe.
+    fn read(
+        &mut self,
+    ) -> impl Future<Output = imkit_protocols::Result<Option<Vec<Command>>>> + Send;
+
+    /// Write `events` in order, then flush.
+    fn write(
+        &mut self,
+        events: &[Event],
+    ) -> impl Future<Output = imkit_protocols::Result<()>> + Send;
+
+    /// The hub refused `command` (see [`Command::kind`]): answer in the dialect's words
+    /// and go on (`Ok(true)`), or end the connection (`Ok(false)`, the default).
+    fn refused(
+        &mut self,
+        command: &'static str,
+        error: &HubError,
+    ) -> impl Future<Output = imkit_protocols::Result<bool>> + Send {
+        let _ = (command, error);
+        async { Ok(false) }
+    }
+
+    /// When the dialect's own timer fires next, if it has one.
+    fn next_timer(&self) -> Option<Instant> {
+        None
+    }
+
+    /// That timer fired (send a ping, log out a silent client via `conn.hub().logout`…).
+    fn on_timer(
+        &mut self,
+        conn: &HubConn,
+    ) -> impl Future<Output = imkit_protocols::Result<()>> + Send {
+        let _ = conn;
+        async { Ok(()) }
+    }
+
+    /// The end: close politely where the dialect can (a close frame). Called once.
+    fn close(&mut self, end: &End) -> impl Future<Output = ()> + Send {
+        let _ = end;
+        async {}
+    }
+}
+
+/// Why a connection's loop ended.
+#[derive(Debug)]
+pub enum End {
+    /// The client closed.
+    PeerClosed,
+    /// Nothing from the client for the idle timeout.
+    Idle,
+    /// The hub closed the queue (slow consumer, chaos, shutdown) and it was written out.
+    Closed(CloseReason),
+    /// The hub refused a command and the dialect has no way to say so.
+    Refused(HubError),
+    /// Reading or writing failed, or the client sent what the dialect cannot take.
+    Wire(imkit_protocols::Error),
+}
+
+/// Run the connection until it ends; returns why (also logged).
+pub async fn pump<W: Wire>(
+    wire: &mut W,
+    conn: &HubConn,
+    mut outbound: Outbound,
+    context: &ListenContext,
+) -> End {
+    // A deadline far enough away to stand for "never" without overflowing Instant.
+    let never = || Instant::now() + Duration::from_secs(86_400 * 365);
+    let idle = context.limits.idle_timeout;
+    let mut idle_deadline = idle.map_or_else(never, |d| Instant::now() + d);
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut draining = false;
+    let end = 'serve: loop {
+        let timer = wire.next_timer();
+        tokio::select! {
+            // Writing first keeps the queue short under load.
+            biased;
+            event = outbound.recv() => {
+                let Some(event) = event else {
+                    break 'serve End::Closed(outbound.close_reason().unwrap_or(CloseReason::Detached));
+                };
+                batch.push(event);
+                outbound.try_recv_many(&mut batch, BATCH - 1);
+                let written = wire.write(&batch).await;
+                batch.clear();
+                if let Err(e) = written {
+                    break 'serve End::Wire(e);
+                }
+            }
+            read = wire.read(), if !draining => {
+                let commands = match read {
+                    Ok(Some(commands)) => commands,
+                    Ok(None) => break 'serve End::PeerClosed,
+                    Err(e) => break 'serve End::Wire(e),
+                };
+                if let Some(idle) = idle {
+                    idle_deadline = Instant::now() + idle;
+                }
+                for command in commands {
+                    let kind = command.kind();
+                    match conn.handle(command) {
+                        Ok(()) => {}
+                        // Dropped by the hub: its queue says why at the next recv.
+                        Err(HubError::ConnectionClosed(_)) => break,
+                        Err(error) => match wire.refused(kind, &error).await {
+                            Ok(true) => {}
+                            Ok(false) => break 'serve End::Refused(error),
+                            Err(e) => break 'serve End::Wire(e),
+                        },
+                    }
+                }
+            }
+            // Stop reading; the hub closes the queue once it is written out.
+            _ = context.shutdown.cancelled(), if !draining => draining = true,
+            _ = sleep_until(idle_deadline), if !draining => break 'serve End::Idle,
+            _ = sleep_until(timer.unwrap_or_else(never)), if timer.is_some() => {
+                if let Err(e) = wire.on_timer(conn).await {
+                    break 'serve End::Wire(e);
+                }
+            }
+        }
+    };
+    match &end {
+        End::PeerClosed | End::Closed(CloseReason::Shutdown) => {
+            tracing::debug!(dialect = %context.dialect, conn = %conn.id(), ?end, "connection ended")
+        }
+        _ => {
+            tracing::info!(dialect = %context.dialect, conn = %conn.id(), ?end, "connection closed")
+        }
+    }
+    wire.close(&end).await;
+    end
+}
