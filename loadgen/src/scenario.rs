@@ -583,11 +583,15 @@ impl Resolver<'_> {
         let model_name = *raw.model.get_ref();
         let misplaced = |present: bool, key: &str, model: &str, instead: &str| {
             if present {
-                Err(self.error(
-                    span.clone(),
-                    format!("load.{key}"),
-                    format!("`{key}` is not for the {model} model; it takes {instead}"),
-                ))
+                Err(self.error(span.clone(), format!("load.{key}"), {
+                    let (model, hint) = model.split_once(' ').unwrap_or((model, ""));
+                    let hint = if hint.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {hint}")
+                    };
+                    format!("`{key}` is not for the {model} model{hint}; it takes {instead}")
+                }))
             } else {
                 Ok(())
             }
