@@ -141,12 +141,11 @@ pub fn open_slots(
     let mut t = 0.0f64;
     let mut slots = Vec::new();
     for index in 0..layout.users {
-        let gap = match arrivals {
-            Arrivals::Constant => 1.0 / rate,
-            Arrivals::Poisson => -(1.0 - rng.random::<f64>()).ln() / rate,
-        };
-        if index > 0 {
-            t += gap;
+        match arrivals {
+            // From the index, so rounding does not pile up over a long run.
+            Arrivals::Constant => t = f64::from(index) / rate,
+            Arrivals::Poisson if index > 0 => t += -(1.0 - rng.random::<f64>()).ln() / rate,
+            Arrivals::Poisson => {}
         }
         if t >= duration.as_secs_f64() {
             break;
@@ -198,8 +197,11 @@ mod tests {
         let layout = Layout::new(&bs, 1000);
         let pairs = layout.units.iter().filter(|u| u.behaviour == 0).count();
         let solos = layout.units.iter().filter(|u| u.behaviour == 1).count();
-        assert_eq!(pairs * 2 + solos, 1000);
-        assert_eq!(pairs, 3 * solos);
+        assert_eq!(layout.units.iter().map(|u| u.size).sum::<u32>(), 1000);
+        assert!(
+            pairs.abs_diff(3 * solos) <= 3,
+            "{pairs} pairs, {solos} solos"
+        );
         assert_eq!(layout.unit_of(0).unwrap().1.size, 2);
         let (_, u) = layout.unit_of(999).unwrap();
         assert!(u.first <= 999 && 999 < u.first + u.size);

@@ -67,6 +67,8 @@ pub struct Metrics {
     id: u64,
     workers: Mutex<Vec<Arc<Mutex<Recorder>>>>,
     pub online: AtomicI64,
+    /// The most users online at once.
+    pub peak: AtomicI64,
 }
 
 impl Default for Metrics {
@@ -75,11 +77,18 @@ impl Default for Metrics {
             id: NEXT_RUN.fetch_add(1, Ordering::Relaxed),
             workers: Mutex::new(Vec::new()),
             online: AtomicI64::new(0),
+            peak: AtomicI64::new(0),
         }
     }
 }
 
 impl Metrics {
+    /// One more user online (and the peak follows).
+    pub fn came_online(&self) {
+        let now = self.online.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+    }
+
     /// Record into this thread's recorder (created on first use).
     pub fn with<R>(&self, f: impl FnOnce(&mut Recorder) -> R) -> R {
         let recorder = LOCAL.with(|local| {

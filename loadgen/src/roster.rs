@@ -63,7 +63,8 @@ impl Roster {
             return false;
         }
         match s & 0x0f {
-            state::ONLINE => true,
+            // A leaving user still receives while it lingers.
+            state::ONLINE | state::LEAVING => true,
             state::AWAY => offline_messages,
             _ => false,
         }

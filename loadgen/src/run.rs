@@ -206,7 +206,9 @@ pub async fn run_with<T: Transport>(
         let now = Instant::now();
         ctx.metrics.drain_into(&mut tick);
         let online = ctx.metrics.online.load(Ordering::Relaxed).max(0);
-        *peak = (*peak).max(online);
+        *peak = (*peak)
+            .max(online)
+            .max(ctx.metrics.peak.load(Ordering::Relaxed));
         let seconds = (now - *last_tick).as_secs_f64();
         timeline.push(TimelinePoint::from_interval(
             (now - epoch).as_secs_f64(),

@@ -151,6 +151,15 @@ impl<T: Transport> VirtualUser<T> {
         self.close(false).await;
     }
 
+    /// Leave the online count once, whatever path got us offline.
+    fn went_offline(&self, life: u8) {
+        let before = self.ctx.roster.get(self.index) & 0x0f;
+        if before == state::ONLINE || before == state::LEAVING {
+            self.ctx.metrics.online.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.ctx.roster.set(self.index, life);
+    }
+
     fn stopped(&self) -> bool {
         self.ctx.stop.is_cancelled() || self.own_stop.is_some_and(|t| Instant::now() >= t)
     }
@@ -332,7 +341,7 @@ impl<T: Transport> VirtualUser<T> {
         self.recipient.user_hash = recipient_hash(b'u', user.as_str());
         self.ctx.roster.remember(user.as_str(), self.index);
         self.ctx.roster.set(self.index, state::ONLINE);
-        self.ctx.metrics.online.fetch_add(1, Ordering::Relaxed);
+        self.ctx.metrics.came_online();
         Ok(())
     }
 
@@ -340,8 +349,7 @@ impl<T: Transport> VirtualUser<T> {
         let Some(session) = self.session.take() else {
             return self.connect().await;
         };
-        self.ctx.roster.set(self.index, state::AWAY);
-        self.ctx.metrics.online.fetch_sub(1, Ordering::Relaxed);
+        self.went_offline(state::AWAY);
         self.ctx.metrics.with(|r| r.operations += 1);
         let started = Instant::now();
         drop(session); // a drop, not a logout: the server sees the connection vanish
@@ -404,9 +412,8 @@ impl<T: Transport> VirtualUser<T> {
         if let Some(session) = self.session.take() {
             self.ctx.metrics.with(|r| r.operations += 1);
             session.close().await;
-            self.ctx.metrics.online.fetch_sub(1, Ordering::Relaxed);
         }
-        self.ctx.roster.set(self.index, state::GONE);
+        self.went_offline(state::GONE);
         self.ctx.roster.set_joined(self.index, false);
     }
 
@@ -468,8 +475,13 @@ impl<T: Transport> VirtualUser<T> {
 
     fn partner(&self) -> Option<u32> {
         let unit = self.unit.1;
-        let partner = self.index ^ 1;
-        (unit.size == 2 && partner >= unit.first && partner < unit.first + 2).then_some(partner)
+        (unit.size == 2).then(|| {
+            if self.index == unit.first {
+                unit.first + 1
+            } else {
+                unit.first
+            }
+        })
     }
 
     async fn pair(&mut self) -> Result<(), Halt> {
@@ -813,8 +825,7 @@ impl<T: Transport> VirtualUser<T> {
             };
             let Some(event) = event else {
                 self.session = None;
-                self.ctx.metrics.online.fetch_sub(1, Ordering::Relaxed);
-                self.ctx.roster.set(self.index, state::GONE);
+                self.went_offline(state::GONE);
                 self.ctx
                     .metrics
                     .with(|r| r.error("connection_closed", None));
@@ -915,8 +926,7 @@ impl<T: Transport> VirtualUser<T> {
             Event::Error { .. } => self.ctx.metrics.with(|r| r.error("server_error", None)),
             Event::Connection(ConnectionState::Lost { .. }) => {
                 self.lost_at = Some(Instant::now());
-                self.ctx.roster.set(self.index, state::AWAY);
-                self.ctx.metrics.online.fetch_sub(1, Ordering::Relaxed);
+                self.went_offline(state::AWAY);
                 self.ctx.metrics.with(|r| r.error("connection_lost", None));
             }
             Event::Connection(ConnectionState::Online { reconnect: true }) => {
@@ -928,7 +938,7 @@ impl<T: Transport> VirtualUser<T> {
                     });
                 }
                 self.ctx.roster.set(self.index, state::ONLINE);
-                self.ctx.metrics.online.fetch_add(1, Ordering::Relaxed);
+                self.ctx.metrics.came_online();
             }
             _ => {}
         }
