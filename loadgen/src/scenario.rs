@@ -919,7 +919,7 @@ impl StepCheck<'_> {
             }
             Step::Pair => {
                 needs_connection(self)?;
-                if !caps.send_to_user && !(caps.open_session && caps.send_to_session) {
+                if !(caps.send_to_user || (caps.open_session && caps.send_to_session)) {
                     return Err(self.cannot(
                         span,
                         key,

@@ -918,10 +918,10 @@ impl<T: Transport> VirtualUser<T> {
                     self.token = token.clone();
                 }
             }
-            Event::PartnerLeft { .. } | Event::SessionClosed { .. } => {
-                if self.talk.as_ref().is_some_and(|t| !t.group) {
-                    self.talk = None;
-                }
+            Event::PartnerLeft { .. } | Event::SessionClosed { .. }
+                if self.talk.as_ref().is_some_and(|t| !t.group) =>
+            {
+                self.talk = None;
             }
             Event::Error { .. } => self.ctx.metrics.with(|r| r.error("server_error", None)),
             Event::Connection(ConnectionState::Lost { .. }) => {

@@ -105,7 +105,7 @@ pub fn encode_histogram(h: &Histogram<u64>) -> String {
 }
 
 pub fn decode_histogram(hex: &str) -> Option<Histogram<u64>> {
-    if hex.len() % 2 != 0 || hex.len() > 64 * 1024 * 1024 {
+    if !hex.len().is_multiple_of(2) || hex.len() > 64 * 1024 * 1024 {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..hex.len())
