@@ -126,7 +126,8 @@ impl<T: Transport> VirtualUser<T> {
                 user_hash: 0,
                 group_hash: None,
             },
-            inbox: Inbox::new(window, 64),
+            // One window per sender it can hear: its group, or a few partners over time.
+            inbox: Inbox::new(window, (unit.size as usize).max(64)),
             talk: None,
             seq: 0,
             auto_ack: false,
