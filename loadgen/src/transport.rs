@@ -1,0 +1,48 @@
+//! How a virtual user reaches the server: the `imkit-protocols` drivers in real runs, or an
+//! in-memory stand-in in tests. Kept to what the engine needs.
+
+use std::future::Future;
+
+use imkit_protocols::{Command, Connection, DriverConfig, Event};
+
+/// Opens sessions.
+pub trait Transport: Send + Sync + 'static {
+    type Session: Session;
+    /// Look up, connect and log in (the driver does all three).
+    fn connect(
+        &self,
+        config: DriverConfig,
+    ) -> impl Future<Output = imkit_protocols::Result<Self::Session>> + Send;
+}
+
+/// One logged-in client connection.
+pub trait Session: Send + 'static {
+    fn send(&self, command: Command) -> impl Future<Output = imkit_protocols::Result<()>> + Send;
+    /// The next event; `None` once the connection is over.
+    fn recv(&mut self) -> impl Future<Output = Option<Event>> + Send;
+    /// Log out and close.
+    fn close(self) -> impl Future<Output = ()> + Send;
+}
+
+/// The real thing: `imkit_protocols::Connection`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Drivers;
+
+impl Transport for Drivers {
+    type Session = Connection;
+    async fn connect(&self, config: DriverConfig) -> imkit_protocols::Result<Connection> {
+        Connection::connect(config).await
+    }
+}
+
+impl Session for Connection {
+    async fn send(&self, command: Command) -> imkit_protocols::Result<()> {
+        Connection::send(self, command).await
+    }
+    async fn recv(&mut self) -> Option<Event> {
+        Connection::recv(self).await
+    }
+    async fn close(self) {
+        Connection::close(self).await
+    }
+}

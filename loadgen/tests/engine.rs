@@ -1,0 +1,437 @@
+//! The engine end to end over an in-memory server (the real drivers are not merged yet):
+//! injected drops and duplicates come out of the ledger exactly; reports render; the JSON
+//! has exactly the keys the README documents; an unreachable target is exit code 3.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use imkit_loadgen::run::{RunOptions, run_with};
+use imkit_loadgen::transport::{Drivers, Session, Transport};
+use imkit_loadgen::{Overrides, Scenario, error::exit, report};
+use imkit_protocols::{
+    Command, ConnectionState, Conversation, DriverConfig, Event, Message, MessageId, UserId,
+};
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// A tiny in-memory IM server: direct and group messages, accepts, with injected faults.
+#[derive(Default)]
+struct Hub {
+    users: Mutex<HashMap<String, mpsc::UnboundedSender<Event>>>,
+    groups: Mutex<HashMap<String, BTreeSet<String>>>,
+    rng: Mutex<Option<SmallRng>>,
+    drop_p: f64,
+    dup_p: f64,
+    dropped: AtomicU64,
+    duplicated: AtomicU64,
+    next_id: AtomicU64,
+}
+
+impl Hub {
+    /// Deliver with the injected faults (not on a group message's echo to its sender: that is
+    /// not owed, so a fault on it would not be one the ledger should see).
+    fn deliver(&self, to: &str, event: Event) {
+        let echo = matches!(&event, Event::Delivered(m) if m.from.as_str() == to);
+        let (drop, dup) = if echo {
+            (false, false)
+        } else {
+            let mut rng = self.rng.lock().unwrap();
+            let rng = rng.get_or_insert_with(|| SmallRng::seed_from_u64(5));
+            (rng.random_bool(self.drop_p), rng.random_bool(self.dup_p))
+        };
+        if drop {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if let Some(tx) = self.users.lock().unwrap().get(to) {
+            if dup {
+                self.duplicated.fetch_add(1, Ordering::Relaxed);
+                let _ = tx.send(event.clone());
+            }
+            let _ = tx.send(event);
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Loopback(Arc<Hub>);
+
+struct LoopSession {
+    hub: Arc<Hub>,
+    user: String,
+    tx: mpsc::UnboundedSender<Event>,
+    rx: mpsc::UnboundedReceiver<Event>,
+}
+
+impl Transport for Loopback {
+    type Session = LoopSession;
+    async fn connect(&self, config: DriverConfig) -> imkit_protocols::Result<LoopSession> {
+        let user = config.credentials.user.clone().expect("generated users").0;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(Event::LoggedIn {
+            user: UserId::new(user.clone()),
+            token: None,
+        });
+        let _ = tx.send(Event::Connection(ConnectionState::Online {
+            reconnect: false,
+        }));
+        self.0
+            .users
+            .lock()
+            .unwrap()
+            .insert(user.clone(), tx.clone());
+        Ok(LoopSession {
+            hub: self.0.clone(),
+            user,
+            tx,
+            rx,
+        })
+    }
+}
+
+impl Session for LoopSession {
+    async fn send(&self, command: Command) -> imkit_protocols::Result<()> {
+        let hub = &self.hub;
+        match command {
+            Command::Send {
+                to,
+                client_ref,
+                content,
+            } => {
+                let id = MessageId::Seq(hub.next_id.fetch_add(1, Ordering::Relaxed));
+                let _ = self.tx.send(Event::Accepted {
+                    client_ref: Some(client_ref),
+                    id: Some(id.clone()),
+                });
+                let from = UserId::new(self.user.clone());
+                match to {
+                    Conversation::User(u) => {
+                        let m = Message {
+                            conversation: Conversation::User(from.clone()),
+                            from,
+                            id: Some(id),
+                            content,
+                        };
+                        hub.deliver(u.as_str(), Event::Delivered(m));
+                    }
+                    Conversation::Group(g) => {
+                        let members = hub
+                            .groups
+                            .lock()
+                            .unwrap()
+                            .get(g.as_str())
+                            .cloned()
+                            .unwrap_or_default();
+                        for m in members {
+                            let msg = Message {
+                                conversation: Conversation::Group(g.clone()),
+                                from: from.clone(),
+                                id: Some(id.clone()),
+                                content: content.clone(),
+                            };
+                            hub.deliver(&m, Event::Delivered(msg));
+                        }
+                    }
+                    Conversation::Session(_) => {}
+                }
+            }
+            Command::CreateGroup { group } | Command::JoinGroup { group } => {
+                hub.groups
+                    .lock()
+                    .unwrap()
+                    .entry(group.0.clone())
+                    .or_default()
+                    .insert(self.user.clone());
+                let _ = self.tx.send(Event::GroupJoined {
+                    group,
+                    server: None,
+                });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    async fn recv(&mut self) -> Option<Event> {
+        self.rx.recv().await
+    }
+    async fn close(self) {
+        self.hub.users.lock().unwrap().remove(&self.user);
+        for members in self.hub.groups.lock().unwrap().values_mut() {
+            members.remove(&self.user);
+        }
+    }
+}
+
+const PAIRS: &str = r#"
+name = "loopback"
+[target]
+dialect = "fishchat"
+credentials = "generate"
+[load]
+model = "closed"
+users = 40
+ramp_up = "200ms"
+message_rate = { per_user = "100/s" }
+[ledger]
+loss_timeout = "2s"
+drain = "3s"
+[[behaviour]]
+name = "pairs"
+weight = 3
+steps = ["login", "pair", "ack", { send = { count = 50, size = 48 } }, "logout"]
+[[behaviour]]
+name = "room"
+weight = 1
+steps = ["login", { join = { size = 5 } }, { send = { count = 20 } }, "logout"]
+[thresholds]
+"lost" = "== 0"
+"deliver.p99" = "< 10s"
+"misdelivered" = "== 0"
+"#;
+
+async fn run(text: &str, hub: Arc<Hub>) -> imkit_loadgen::Result<imkit_loadgen::run::Outcome> {
+    let scenario = Arc::new(Scenario::parse("loopback.toml", text, &Overrides::default()).unwrap());
+    let (tx, _rx) = watch::channel(Default::default());
+    let options = RunOptions {
+        shard: None,
+        hdr_log: true,
+    };
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        run_with(
+            scenario,
+            Loopback(hub),
+            "127.0.0.1:0".into(),
+            false,
+            options,
+            tx,
+            CancellationToken::new(),
+        ),
+    )
+    .await
+    .expect("the run ends")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_run_delivers_everything_and_passes() {
+    let hub = Arc::new(Hub::default());
+    let outcome = run(PAIRS, hub).await.unwrap();
+    let r = &outcome.report;
+    let l = &r.ledger;
+    // 40 users: the smooth round robin deals pair, pair, pair, room(5) …: 24 pair users and 16 room users
+    // (the last group cut to fit) — every sent message owed to each present recipient.
+    assert!(l.sent > 0);
+    assert_eq!(l.accepted, l.sent, "{l:?}");
+    assert_eq!(l.delivered, l.expected, "{l:?}");
+    assert_eq!(
+        (l.lost, l.duplicated, l.misdelivered, l.unjudged),
+        (0, 0, 0, 0),
+        "{l:?}"
+    );
+    assert_eq!(r.steps["deliver"].count, l.delivered);
+    assert!(r.steps["ack"].count > 0);
+    assert!(r.passed, "{:?}", r.thresholds);
+    assert_eq!(r.thresholds.len(), 3);
+    assert!(
+        outcome
+            .hdr_log
+            .as_ref()
+            .is_some_and(|log| String::from_utf8_lossy(log).contains("Tag=deliver"))
+    );
+    // Reports render the same facts.
+    let text = report::summary::render(r);
+    assert!(
+        text.contains(&format!("delivered {}", l.delivered)) && text.contains("PASSED"),
+        "{text}"
+    );
+    let junit = report::junit::render(r);
+    assert_eq!(junit.matches("<testcase").count(), 3);
+    assert!(!junit.contains("<failure"));
+    let html = report::html::render(r);
+    assert!(
+        html.contains("<svg")
+            && html.matches("<polyline").count() >= 4
+            && !html.contains("<script")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_drops_and_duplicates_are_counted_exactly() {
+    let hub = Arc::new(Hub {
+        drop_p: 0.01,
+        dup_p: 0.01,
+        ..Default::default()
+    });
+    let outcome = run(PAIRS, hub.clone()).await.unwrap();
+    let l = &outcome.report.ledger;
+    let dropped = hub.dropped.load(Ordering::Relaxed);
+    let duplicated = hub.duplicated.load(Ordering::Relaxed);
+    assert!(
+        dropped > 0 && duplicated > 0,
+        "the faults happened: {dropped} {duplicated}"
+    );
+    assert_eq!(l.lost, dropped, "{l:?}");
+    assert_eq!(l.duplicated, duplicated, "{l:?}");
+    assert_eq!(l.delivered + dropped, l.expected);
+    // And so the threshold fails: exit code 1.
+    assert!(!outcome.report.passed);
+    let lost = outcome
+        .report
+        .thresholds
+        .iter()
+        .find(|v| v.metric == "lost")
+        .unwrap();
+    assert_eq!(lost.actual, Some(dropped as f64));
+}
+
+#[tokio::test]
+async fn shards_merge_into_the_whole() {
+    let hub = Arc::new(Hub::default());
+    let scenario = Arc::new(Scenario::parse("l.toml", PAIRS, &Overrides::default()).unwrap());
+    let mut reports = Vec::new();
+    for index in 0..2 {
+        let (tx, _rx) = watch::channel(Default::default());
+        let shard = Some(imkit_loadgen::shard::Shard { index, count: 2 });
+        let o = run_with(
+            scenario.clone(),
+            Loopback(hub.clone()),
+            "127.0.0.1:0".into(),
+            false,
+            RunOptions {
+                shard,
+                hdr_log: false,
+            },
+            tx,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        reports.push(o.report);
+    }
+    let merged = report::merge(&reports).unwrap();
+    assert_eq!(
+        merged.ledger.sent,
+        reports[0].ledger.sent + reports[1].ledger.sent
+    );
+    assert_eq!(merged.users.started, 40);
+    assert_eq!(
+        merged.steps["deliver"].count,
+        reports
+            .iter()
+            .map(|r| r.steps["deliver"].count)
+            .sum::<u64>()
+    );
+    assert!(merged.passed);
+    assert_eq!(merged.thresholds.len(), 3);
+}
+
+#[tokio::test]
+async fn an_unreachable_target_is_exit_code_3() {
+    let text = PAIRS.replace("users = 40", "users = 4");
+    let scenario = Arc::new(Scenario::parse("l.toml", &text, &Overrides::default()).unwrap());
+    let (tx, _rx) = watch::channel(Default::default());
+    // Port 1 on loopback: nothing listens (and until the drivers land, they refuse anyway).
+    let e = run_with(
+        scenario,
+        Drivers,
+        "127.0.0.1:1".into(),
+        false,
+        RunOptions::default(),
+        tx,
+        CancellationToken::new(),
+    )
+    .await
+    .err()
+    .expect("unreachable");
+    assert_eq!(e.exit_code(), exit::RUN_FAILED);
+    assert!(e.to_string().contains("unreachable"), "{e}");
+}
+
+/// Key paths of a JSON value: objects by key, `steps.*` for step names, arrays as `[]`.
+fn paths(v: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let k = if prefix == "steps" || prefix == "errors.by_kind" {
+                    "*"
+                } else {
+                    k.as_str()
+                };
+                let p = if prefix.is_empty() {
+                    k.to_owned()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                out.insert(p.clone());
+                paths(v, &p, out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                paths(item, &format!("{prefix}[]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_has_exactly_the_documented_keys_and_reads_back() {
+    let hub = Arc::new(Hub {
+        drop_p: 0.01,
+        ..Default::default()
+    });
+    let outcome = run(PAIRS, hub).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("loadgen-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("r.json");
+    report::json::write(&outcome.report, &file).unwrap();
+    // Strict: the typed reader refuses unknown keys; it gives back the same report.
+    let value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(
+        serde_json::to_value(report::json::read(&file).unwrap()).unwrap(),
+        value
+    );
+    let mut found = BTreeSet::new();
+    paths(&value, "", &mut found);
+    if value["errors"]["by_kind"]
+        .as_object()
+        .is_some_and(|m| m.is_empty())
+    {
+        found.insert("errors.by_kind.*".to_owned()); // present whenever there is an error
+    }
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("<!-- json-keys -->")
+        .nth(1)
+        .expect("README has the JSON key list");
+    let documented: BTreeSet<String> = section
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("- `")?
+                .split('`')
+                .next()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(
+        found, documented,
+        "JSON keys vs README (left: written, right: documented)"
+    );
+    for key in [
+        "passed",
+        "thresholds",
+        "steps.*.p999_us",
+        "ledger.misdelivered",
+        "timeline",
+    ] {
+        assert!(found.contains(key), "{key}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
