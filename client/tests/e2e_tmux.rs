@@ -128,6 +128,7 @@ async fn start(dialects: &[Dialect]) -> (Server, ServerConfig) {
             .iter()
             .map(|d| (*d, listen_address(&server.client_address(*d).unwrap())))
             .collect(),
+        ..ServerConfig::default()
     };
     (server, again)
 }
