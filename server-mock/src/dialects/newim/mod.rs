@@ -44,8 +44,8 @@ mod wire;
 
 use std::net::SocketAddr;
 
-use imkit_protocols::newim::uid_from_headers;
 use imkit_protocols::net::ws_config;
+use imkit_protocols::newim::uid_from_headers;
 use imkit_protocols::{Command, Dialect, UserId};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::StatusCode;
@@ -95,8 +95,16 @@ impl DialectListener for Newim {
         } = conn;
         let max_frame = context.limits.max_frame.min(MAX_FRAME);
         let mut user = None;
-        let upgrade = |request: &Request, response: Response| {
-            log_in(request, response, &hub_conn, &mut user)
+        #[allow(
+            clippy::result_large_err,
+            reason = "the signature of tungstenite's upgrade callback"
+        )]
+        let upgrade = |request: &Request, response: Response| match log_in(request, &hub_conn) {
+            Ok(uid) => {
+                user = Some(uid);
+                Ok(response)
+            }
+            Err((status, body)) => Err(refuse(status, body)),
         };
         let handshake = tokio_tungstenite::accept_hdr_async_with_config(
             stream,
@@ -123,19 +131,14 @@ impl DialectListener for Newim {
     }
 }
 
-/// The upgrade callback: the uid from the cookie, logged in on the hub, or the upgrade
-/// refused with a body that says what to do.
-fn log_in(
-    request: &Request,
-    response: Response,
-    conn: &HubConn,
-    logged_in: &mut Option<UserId>,
-) -> Result<Response, ErrorResponse> {
+/// The upgrade's login: the uid from the cookie, logged in on the hub, or the status and
+/// body that refuse the upgrade and say what to do.
+fn log_in(request: &Request, conn: &HubConn) -> Result<UserId, (StatusCode, String)> {
     let Some(user) = uid_from_headers(request.headers()).filter(|u| !u.as_str().is_empty()) else {
         tracing::info!(conn = %conn.id(), "newim: upgrade without a uid in the Cookie header: refused");
-        return Err(refuse(
+        return Err((
             StatusCode::FORBIDDEN,
-            "newim: no user id: send the header `Cookie: sid=<user id>` with the upgrade\n",
+            "newim: no user id: send the header `Cookie: sid=<user id>` with the upgrade\n".into(),
         ));
     };
     let login = Command::Login {
@@ -146,28 +149,27 @@ fn log_in(
     match conn.handle(login) {
         Ok(()) => {
             tracing::debug!(conn = %conn.id(), %user, "newim: logged in");
-            *logged_in = Some(user);
-            Ok(response)
+            Ok(user)
         }
         Err(error @ (HubError::UnknownUser(_) | HubError::WrongPassword(_))) => {
             tracing::info!(conn = %conn.id(), %user, %error, "newim: login refused");
-            Err(refuse(
+            Err((
                 StatusCode::FORBIDDEN,
-                &format!("newim: {error}: use a user id listed in the accounts file\n"),
+                format!("newim: {error}: use a user id listed in the accounts file\n"),
             ))
         }
         Err(error) => {
             tracing::info!(conn = %conn.id(), %user, %error, "newim: login failed");
-            Err(refuse(
+            Err((
                 StatusCode::SERVICE_UNAVAILABLE,
-                &format!("newim: {error}: try again\n"),
+                format!("newim: {error}: try again\n"),
             ))
         }
     }
 }
 
-fn refuse(status: StatusCode, body: &str) -> ErrorResponse {
-    let mut response = ErrorResponse::new(Some(body.to_owned()));
+fn refuse(status: StatusCode, body: String) -> ErrorResponse {
+    let mut response = ErrorResponse::new(Some(body));
     *response.status_mut() = status;
     response
 }
