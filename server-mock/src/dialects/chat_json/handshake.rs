@@ -35,19 +35,12 @@ const NOT_AN_UPGRADE: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
 const UNPARSABLE: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
     Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request";
 
-/// How the upgrade went.
-pub(super) enum Upgrade {
-    WebSocket(WebSocketStream<TcpStream>),
-    /// Answered with an HTTP error (the reason, for the log) and closed.
-    Refused(&'static str),
-}
-
 /// Read the request head, answer it, and on `GET /ws` with valid upgrade headers hand the
-/// stream to tungstenite.
+/// stream to tungstenite; `None` when it was answered with an HTTP error and closed.
 pub(super) async fn upgrade(
     mut stream: TcpStream,
     config: WebSocketConfig,
-) -> std::io::Result<Upgrade> {
+) -> std::io::Result<Option<WebSocketStream<TcpStream>>> {
     let mut head = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     let (request, consumed) = loop {
@@ -87,7 +80,7 @@ pub(super) async fn upgrade(
     // A client may send its first frame right behind the head.
     let tail = head.split_off(consumed);
     drop(head);
-    Ok(Upgrade::WebSocket(
+    Ok(Some(
         WebSocketStream::from_partially_read(stream, tail, Role::Server, Some(config)).await,
     ))
 }
@@ -96,8 +89,10 @@ async fn refuse(
     mut stream: TcpStream,
     response: &[u8],
     why: &'static str,
-) -> std::io::Result<Upgrade> {
+) -> std::io::Result<Option<WebSocketStream<TcpStream>>> {
+    let peer = stream.peer_addr().ok();
+    tracing::debug!(?peer, why, "chat-json: no WebSocket upgrade");
     stream.write_all(response).await?;
     stream.shutdown().await?;
-    Ok(Upgrade::Refused(why))
+    Ok(None)
 }

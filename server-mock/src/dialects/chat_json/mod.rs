@@ -43,7 +43,6 @@ use tokio::time::timeout;
 use crate::listener::{Accepted, DialectListener, Endpoint, pump};
 use crate::{Server, ServerConfig, ServerError};
 
-use handshake::Upgrade;
 use wire::{ChatWire, FrameLimits};
 
 /// Bytes of frames gathered before a write reaches the socket: a batch of events goes out
@@ -91,11 +90,8 @@ impl DialectListener for ChatJson {
             stream, context, ..
         } = conn;
         let ws = match timeout(handshake_timeout, handshake::upgrade(stream, config)).await {
-            Ok(Ok(Upgrade::WebSocket(ws))) => ws,
-            Ok(Ok(Upgrade::Refused(why))) => {
-                tracing::debug!(%peer, why, "chat-json: no WebSocket upgrade");
-                return;
-            }
+            Ok(Ok(Some(ws))) => ws,
+            Ok(Ok(None)) => return,
             Ok(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "chat-json: handshake failed");
                 return;

@@ -333,10 +333,7 @@ impl Wire for ChatWire {
             // melody: the read fails, gorilla sends 1009 with no reason (`88 02 03 f1`).
             End::Wire(Error::FrameTooLarge { .. }) => (CloseCode::Size, ""),
             End::Wire(Error::WebSocket(e))
-                if matches!(
-                    **e,
-                    tokio_tungstenite::tungstenite::Error::Capacity(_)
-                ) =>
+                if matches!(**e, tokio_tungstenite::tungstenite::Error::Capacity(_)) =>
             {
                 (CloseCode::Size, "")
             }
