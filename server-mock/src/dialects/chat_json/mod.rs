@@ -26,6 +26,12 @@
 //! * the frame limit is the version's (512 bytes v1, 10 KiB v2, never above
 //!   `--max-frame`): a frame is judged by the version of its own `cmd`, frames without
 //!   one by the connection's version; over it, close 1009 at once as melody does;
+//! * one set of heartbeat timers for both versions (`Timers::chat_ping_interval`,
+//!   `chat_max_wait`: v1's 500 ms / 2 s by default; set 3 s / 20 s for v2's);
+//! * v2 `RECONNECT_REQ` with the right token binds the account to the new socket and
+//!   hands out what was kept for it (deliveries its lost socket had not written); an old
+//!   socket of the account that is still open keeps receiving too (the hub routes to
+//!   every connection of a user);
 //! * WebSocket pings from the client are answered; the broker's own WebSocket pings (54 s,
 //!   cut at 60 s) are not sent: the app heartbeat and the idle timeout cover dead peers.
 
