@@ -8,11 +8,9 @@ use std::time::Duration;
 
 use e2e_fishchat_common::*;
 use imkit_protocols::fishchat::Cmd;
-use imkit_protocols::{
-    Command, Conversation, Dialect, Event, GroupId, Message, MessageId, UserId,
-};
-use imkit_server_mock::hub::AccountsFile;
+use imkit_protocols::{Command, Conversation, Dialect, Event, GroupId, Message, MessageId, UserId};
 use imkit_server_mock::ServerConfig;
+use imkit_server_mock::hub::AccountsFile;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::time::timeout;
 
@@ -62,7 +60,8 @@ async fn the_gateway_names_the_msg_server_byte_for_byte_then_closes() {
 
     let mut raw = Raw::frames(gateway).await;
     // Unknown commands and bodies that are no command: no reply, the connection stays.
-    raw.send_body("{\"CmdName\":\"WHATEVER\",\"Args\":[]}\n").await;
+    raw.send_body("{\"CmdName\":\"WHATEVER\",\"Args\":[]}\n")
+        .await;
     raw.send_body("not json at all").await;
     raw.send_bytes(&[0, 0, 0, 0]).await;
     raw.expect_silence(Duration::from_millis(300)).await;
@@ -75,7 +74,11 @@ async fn the_gateway_names_the_msg_server_byte_for_byte_then_closes() {
     let note = b"\x00\x00\x00\x46{\"CmdName\":\"SELECT_MSG_SERVER_FOR_CLIENT\",\"Args\":[\"127.0.0.1:19000\"]}\n";
     assert_eq!(note.len(), 74);
     let port = msg_server.port().to_string();
-    assert_eq!(port.len(), 5, "ephemeral ports have five digits, like 19000");
+    assert_eq!(
+        port.len(),
+        5,
+        "ephemeral ports have five digits, like 19000"
+    );
     let expected = String::from_utf8_lossy(note).replace("19000", &port);
     assert_eq!(reply, expected.as_bytes());
     raw.expect_closed().await;
@@ -305,17 +308,23 @@ async fn bad_input_closes_only_the_offending_connection() {
     let mut bob = client(&server, FISH, "bob").await;
     let mut topic_owner = Raw::frames(msg_server).await;
     topic_owner.login(&server, "owner").await;
-    topic_owner.send(Cmd::CreateTopic { topic: "t1".into() }).await;
+    topic_owner
+        .send(Cmd::CreateTopic { topic: "t1".into() })
+        .await;
 
     // SEND_CLIENT_ID with [] (crashed the whole original process).
     let mut crash = Raw::frames(msg_server).await;
-    crash.send_body("{\"CmdName\":\"SEND_CLIENT_ID\",\"Args\":[]}\n").await;
+    crash
+        .send_body("{\"CmdName\":\"SEND_CLIENT_ID\",\"Args\":[]}\n")
+        .await;
     crash.expect_closed().await;
 
     // Too few args after login.
     let mut short = Raw::frames(msg_server).await;
     short.login(&server, "short").await;
-    short.send_body("{\"CmdName\":\"P2P_ACK\",\"Args\":[\"short\"]}\n").await;
+    short
+        .send_body("{\"CmdName\":\"P2P_ACK\",\"Args\":[\"short\"]}\n")
+        .await;
     short.expect_closed().await;
 
     // A command before SEND_CLIENT_ID.
@@ -362,7 +371,9 @@ async fn bad_input_closes_only_the_offending_connection() {
     let mut sloppy = Raw::frames(msg_server).await;
     sloppy.send_body("{\"CmdName\":").await;
     sloppy.send_bytes(&[0, 0, 0, 0]).await;
-    sloppy.send_body("{\"CmdName\":\"NO_SUCH\",\"Args\":[\"x\"]}").await;
+    sloppy
+        .send_body("{\"CmdName\":\"NO_SUCH\",\"Args\":[\"x\"]}")
+        .await;
     sloppy
         .send_body("{\"cmdname\":\"SEND_CLIENT_ID\",\"args\":[\"dave\"],\"extra\":1}")
         .await;

@@ -215,7 +215,11 @@ impl Raw {
                 .await
                 .expect("a line in time")
                 .expect("read");
-            assert!(n > 0, "the server closed before a whole line: {:?}", self.buf);
+            assert!(
+                n > 0,
+                "the server closed before a whole line: {:?}",
+                self.buf
+            );
         }
     }
 
@@ -226,7 +230,11 @@ impl Raw {
         match timeout(WAIT, self.stream.read_to_end(&mut rest)).await {
             Ok(Ok(_)) => {
                 self.buf.extend_from_slice(&rest);
-                assert!(self.buf.is_empty(), "unexpected data before the close: {:?}", self.buf);
+                assert!(
+                    self.buf.is_empty(),
+                    "unexpected data before the close: {:?}",
+                    self.buf
+                );
             }
             Ok(Err(e)) => assert!(
                 matches!(

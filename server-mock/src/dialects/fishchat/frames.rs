@@ -140,6 +140,10 @@ impl Inbox {
     /// Read more from `stream`; false at the end of the stream. Cancel safe: either some
     /// bytes were read into the buffer or none were.
     pub(super) async fn fill(&mut self, stream: &mut TcpStream) -> Result<bool> {
+        // An idle connection should not keep the room a long frame once needed.
+        if self.buf.is_empty() && self.buf.capacity() > 4 * READ_CHUNK {
+            self.buf = BytesMut::new();
+        }
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
@@ -149,12 +153,7 @@ impl Inbox {
 
 fn parse_line(line: &[u8]) -> Frame {
     let parsed = std::str::from_utf8(line)
-        .map_err(|e| {
-            Error::malformed(
-                Dialect::FishchatText,
-                format!("the line is not UTF-8: {e}"),
-            )
-        })
+        .map_err(|e| Error::malformed(Dialect::FishchatText, format!("the line is not UTF-8: {e}")))
         .and_then(text::parse_line);
     match parsed {
         Ok(Some(simple)) => typed(simple),
@@ -215,8 +214,7 @@ impl Outbox {
                 out[start..start + 4].copy_from_slice(&len.to_be_bytes());
             }
             Framing::Lines => {
-                let simple =
-                    CmdSimple::new(name, args.iter().map(|a| (*a).to_owned()).collect());
+                let simple = CmdSimple::new(name, args.iter().map(|a| (*a).to_owned()).collect());
                 text::write_line(&simple, &mut self.bytes);
             }
         }
@@ -227,11 +225,12 @@ impl Outbox {
         self.push(names::SELECT_MSG_SERVER_FOR_CLIENT, &[addr]);
     }
 
-    /// Forget what was written, and give back a buffer a burst made large.
+    /// Forget what was written, and give back most of a buffer a burst made large (idle
+    /// connections must stay small).
     pub(super) fn clear(&mut self) {
         self.bytes.clear();
-        if self.bytes.capacity() > 64 * 1024 {
-            self.bytes.shrink_to(4096);
+        if self.bytes.capacity() > 8 * 1024 {
+            self.bytes.shrink_to(2 * 1024);
         }
     }
 }

@@ -60,9 +60,10 @@ pub(super) async fn serve(conn: Accepted) {
                     stream.write_all(&reply.bytes).await?;
                     stream.shutdown().await
                 };
-                if let Err(e) = timeout(REPLY_TIMEOUT, answer).await.unwrap_or_else(|_| {
-                    Err(std::io::Error::from(std::io::ErrorKind::TimedOut))
-                }) {
+                if let Err(e) = timeout(REPLY_TIMEOUT, answer)
+                    .await
+                    .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut)))
+                {
                     tracing::debug!(%peer, "gateway: the reply was not taken: {e}");
                 }
                 return;

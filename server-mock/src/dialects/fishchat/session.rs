@@ -288,7 +288,10 @@ impl Wire for ClientWire {
         // Written is delivered for a topic message: it has no uuid the client could ack, so
         // the hub (which keeps every delivery to a fishchat client until acked) is told here.
         for (conversation, id) in self.topic_acks.drain(..) {
-            match self.hub.handle(self.conn, Command::Ack { conversation, id }) {
+            match self
+                .hub
+                .handle(self.conn, Command::Ack { conversation, id })
+            {
                 Ok(()) => {}
                 Err(HubError::ConnectionClosed(_)) => break,
                 Err(e) => tracing::debug!(conn = %self.conn, "settling a topic delivery: {e}"),
