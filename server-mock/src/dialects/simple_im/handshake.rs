@@ -43,7 +43,12 @@ pub(super) async fn serve(conn: Accepted, seats: &Seats) {
         ..
     } = conn;
     let mut docs = DocumentStream::new(stream, context.limits.max_frame);
-    let first = match tokio::time::timeout(context.limits.handshake_timeout, docs.next()).await {
+    let limit = context.limits.handshake_timeout;
+    let first = tokio::select! {
+        first = tokio::time::timeout(limit, docs.next()) => first,
+        _ = context.shutdown.cancelled() => return,
+    };
+    let first = match first {
         Ok(Ok(Some(first))) => first,
         Ok(Ok(None)) => return,
         Ok(Err(error)) => {
@@ -51,7 +56,7 @@ pub(super) async fn serve(conn: Accepted, seats: &Seats) {
             return;
         }
         Err(_) => {
-            tracing::info!(%peer, timeout = ?context.limits.handshake_timeout, "simple-im: no login in time: closed");
+            tracing::info!(%peer, timeout = ?limit, "simple-im: no login in time: closed");
             return;
         }
     };
@@ -62,7 +67,14 @@ pub(super) async fn serve(conn: Accepted, seats: &Seats) {
             request
         }
         other => {
-            tracing::info!(%peer, ?other, "simple-im: the first document is not a login");
+            match &other {
+                Inbound::Broken { error, .. } => {
+                    tracing::info!(%peer, %error, "simple-im: a broken first document")
+                }
+                Inbound::Message(_) => {
+                    tracing::info!(%peer, id = ?other.id(), "simple-im: the first document is not a login")
+                }
+            }
             if let Some(id) = other.id() {
                 refuse(&mut docs, Reply::UnknownRequest { id: id.to_owned() }).await;
             }

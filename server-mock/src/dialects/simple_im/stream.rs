@@ -124,7 +124,7 @@ impl DocumentStream {
         let blank = self
             .input
             .iter()
-            .take_while(|b| b.is_ascii_whitespace())
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
             .count();
         self.input.advance(blank);
         // A broken `[r]` still gets its answer if its id can be read; those are rare (one

@@ -8,7 +8,9 @@ use std::time::Duration;
 use bytes::BufMut;
 use imkit_protocols::simple_im::document::Value;
 use imkit_protocols::simple_im::{ClientMessage, Document, Reply, ServerMessage};
-use imkit_protocols::{Command, Conversation, Dialect, Error, Event, GroupId, Result, UserId};
+use imkit_protocols::{
+    Command, Conversation, Dialect, Error, Event, GroupId, MessageId, Result, UserId,
+};
 
 use super::render;
 use super::stream::{DocumentStream, Inbound};
@@ -144,6 +146,7 @@ impl TomlWire {
             } => render::ack(out, id),
             Event::Delivered(message) => {
                 let id = match &message.id {
+                    Some(MessageId::Text(id)) => Cow::Borrowed(id.as_str()),
                     Some(id) => Cow::Owned(id.to_string()),
                     None => Cow::Borrowed(""),
                 };
