@@ -15,6 +15,7 @@
 //! hub.user_of(conn) -> Option<UserId>
 //! hub.password_login(name, password, numeric) -> Result<(UserId, String), HubError>
 //! hub.token_is_valid(&user, token) -> bool                    simple-im HTTP /server/reconnect
+//! hub.token_user(token) -> Option<UserId>                     simple-im HTTP reconnect, failed
 //! hub.read_mark(&conversation, &reader) -> Option<MessageId>
 //! hub.is_online(&user) -> bool;  hub.seed() -> u64
 //! hub.shutdown()                                              close every queue after a flush
@@ -263,6 +264,12 @@ impl Hub {
     /// Whether the hub issued `token` to `user` (simple-im's HTTP `/server/reconnect`).
     pub fn token_is_valid(&self, user: &UserId, token: &str) -> bool {
         self.lock().accounts.token_is_valid(user, token)
+    }
+
+    /// Who holds `token` (simple-im's HTTP `/server/reconnect` tells an unknown token from
+    /// another user's, `/server/failed` needs the token alone).
+    pub fn token_user(&self, token: &str) -> Option<UserId> {
+        self.lock().accounts.token_user(token).cloned()
     }
 
     /// How far `reader` has read `conversation` (as the reader names it).
