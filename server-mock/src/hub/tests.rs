@@ -1188,7 +1188,13 @@ fn a_message_link_takes_the_messages_and_replays_nothing_at_its_login() {
 
     // Without the link, the main connection takes them again.
     hub.detach(link);
-    send(&hub, one, Conversation::Session(session), "back on the main").unwrap();
+    send(
+        &hub,
+        one,
+        Conversation::Session(session),
+        "back on the main",
+    )
+    .unwrap();
     assert_eq!(contents(&drain(&mut m)), vec!["back on the main"]);
     hub.handle(
         main,

@@ -52,8 +52,8 @@ pub(super) async fn serve(conn: Accepted, notificer: SocketAddr) {
         let mut service = service.clone();
         async move { Ok::<_, Infallible>(service.call(request).await.unwrap_or_else(|e| match e {})) }
     });
-    let connection = http2::Builder::new(TokioExecutor::new())
-        .serve_connection(TokioIo::new(stream), service);
+    let connection =
+        http2::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
     let lifetime = context
         .limits
@@ -77,7 +77,9 @@ pub(super) async fn serve(conn: Accepted, notificer: SocketAddr) {
         }
     };
     match result {
-        Ok(()) => tracing::debug!(dialect = %Dialect::Eutamias, %peer, "dispatcher connection ended"),
+        Ok(()) => {
+            tracing::debug!(dialect = %Dialect::Eutamias, %peer, "dispatcher connection ended")
+        }
         // Not HTTP/2, or cut short: that client alone is gone.
         Err(error) => {
             tracing::info!(dialect = %Dialect::Eutamias, %peer, %error, "dispatcher connection closed")

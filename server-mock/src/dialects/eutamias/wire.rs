@@ -95,8 +95,8 @@ pub(super) struct EutamiasWire {
     /// Heartbeat rule: dropped when nothing arrived for `silence`.
     heard: Instant,
     silence: Duration,
-    /// Until logged in, the connection must log in by this time.
-    login_by: Instant,
+    /// Until its first login, the connection must log in by this time.
+    login_by: Option<Instant>,
     handshake: Duration,
 }
 
@@ -125,7 +125,7 @@ impl EutamiasWire {
             handed: None,
             heard: now,
             silence: context.timers.eutamias_heartbeat_timeout,
-            login_by: now + context.limits.handshake_timeout,
+            login_by: Some(now + context.limits.handshake_timeout),
             handshake: context.limits.handshake_timeout,
         }
     }
@@ -139,7 +139,7 @@ impl EutamiasWire {
     }
 
     /// A request from `claimed`, admitted when that is the connection's user.
-    fn from_sender(
+    fn admit_from(
         &self,
         claimed: u64,
         frame: &Frame<ClientMessage>,
@@ -179,12 +179,10 @@ impl EutamiasWire {
                 self.identified = None;
                 Admit::Command(Command::Logout, None)
             }
-            ClientMessage::CreateSession(req) if notificer => self.from_sender(
-                req.fromid,
-                frame,
-                Pending::new(MsgCmd::CCreatesession, seq),
-            )?,
-            ClientMessage::CloseSession(req) if notificer => self.from_sender(
+            ClientMessage::CreateSession(req) if notificer => {
+                self.admit_from(req.fromid, frame, Pending::new(MsgCmd::CCreatesession, seq))?
+            }
+            ClientMessage::CloseSession(req) if notificer => self.admit_from(
                 req.fromid,
                 frame,
                 Pending {
@@ -193,7 +191,7 @@ impl EutamiasWire {
                 },
             )?,
             ClientMessage::MsgData(data) if !notificer => {
-                self.from_sender(data.id, frame, Pending::new(MsgCmd::CMsgdata, seq))?
+                self.admit_from(data.id, frame, Pending::new(MsgCmd::CMsgdata, seq))?
             }
             ClientMessage::MsgData(_) => Admit::Ignore("C_MSGDATA goes to the switcher"),
             ClientMessage::Logout(_)
@@ -259,6 +257,7 @@ impl EutamiasWire {
                     self.identified = Some(id);
                     self.context.user = id;
                 }
+                self.login_by = None;
                 reply_to
             }
             Event::SessionOpened { by_peer: false, .. } if notificer => {
@@ -341,10 +340,7 @@ impl Wire for EutamiasWire {
 
     fn next_timer(&self) -> Option<Instant> {
         let silent = self.heard + self.silence;
-        Some(match self.identified {
-            Some(_) => silent,
-            None => silent.min(self.login_by),
-        })
+        Some(self.login_by.map_or(silent, |by| silent.min(by)))
     }
 
     async fn on_timer(&mut self, _conn: &HubConn) -> Result<()> {
@@ -356,7 +352,7 @@ impl Wire for EutamiasWire {
                 after: self.silence,
             });
         }
-        if self.identified.is_none() && now >= self.login_by {
+        if self.login_by.is_some_and(|by| now >= by) {
             return Err(Error::Timeout {
                 what: "the login",
                 after: self.handshake,
