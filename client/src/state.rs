@@ -127,6 +127,9 @@ pub enum LineBody {
 pub struct Outgoing {
     pub client_ref: String,
     pub delivery: Delivery,
+    /// The server sent it back to us (a group fan-out includes the sender): matched once,
+    /// so a second copy of the same text is not taken for this one.
+    pub echoed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
