@@ -348,6 +348,11 @@ impl State {
         }
     }
 
+    /// Our id for the `n`th message we send (unique across runs through `ref_seed`).
+    pub fn client_ref(&self, n: u64) -> String {
+        format!("{:x}-{n}", self.ref_seed)
+    }
+
     pub fn total_unread(&self) -> usize {
         self.rooms.iter().map(|r| r.unread).sum()
     }

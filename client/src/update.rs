@@ -600,7 +600,7 @@ fn send_text(state: &mut State, index: usize, text: String, fx: &mut Vec<Effect>
         return false;
     };
     state.next_ref += 1;
-    let client_ref = format!("{:x}-{}", state.ref_seed, state.next_ref);
+    let client_ref = state.client_ref(state.next_ref);
     let command = Command::Send {
         to: conversation,
         client_ref: client_ref.clone(),
