@@ -155,6 +155,9 @@ pub struct Room {
     pub read_sent: Option<MessageId>,
     /// Why nothing can be sent here any more (partner left, session closed), if so.
     pub ended: Option<String>,
+    /// A session of an account we no longer have: the server may hand its id out again, to
+    /// a new session that must get a room of its own.
+    pub retired: bool,
 }
 
 impl Room {
@@ -169,6 +172,7 @@ impl Room {
             last_incoming: None,
             read_sent: None,
             ended: None,
+            retired: false,
         }
     }
 }
@@ -324,7 +328,7 @@ impl State {
     pub fn room_of(&self, conversation: &Conversation) -> Option<usize> {
         self.rooms
             .iter()
-            .position(|r| r.conversation.as_ref() == Some(conversation))
+            .position(|r| !r.retired && r.conversation.as_ref() == Some(conversation))
     }
 
     pub fn active_room(&self) -> &Room {

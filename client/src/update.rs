@@ -1051,8 +1051,12 @@ fn new_account(state: &mut State, user: &UserId, nick: &str) {
         if !matches!(
             state.rooms[index].conversation,
             Some(Conversation::Session(_))
-        ) || state.rooms[index].ended.is_some()
+        ) || state.rooms[index].retired
         {
+            continue;
+        }
+        state.rooms[index].retired = true;
+        if state.rooms[index].ended.is_some() {
             continue;
         }
         state.rooms[index].ended =

@@ -655,6 +655,15 @@ fn a_new_account_after_a_reconnect_ends_the_old_sessions_plainly() {
         Delivery::NotSent(why) if why.contains("/match for a new partner")
     ));
     assert_eq!(s.say("/match"), [Effect::Send(Command::Match)]);
+
+    // A fresh server hands out the same session id again: a new room, not the old one.
+    s.matched(12, "32", "bob");
+    assert_eq!(s.state.rooms.len(), 3);
+    assert_eq!(s.state.active, 2);
+    assert_eq!(s.lines(2), ["-- matched with bob (session 12)"]);
+    s.take();
+    assert_eq!(s.say("again").len(), 1, "the new session takes messages");
+    assert!(s.state.rooms[1].ended.is_some(), "the old one stays ended");
 }
 
 #[test]
