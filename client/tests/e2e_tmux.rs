@@ -116,8 +116,9 @@ async fn alice_and_bob_chat_and_survive_a_server_restart() {
     // A new match on the new accounts works.
     tmux.type_line("alice", "/match");
     tmux.wait_for("alice", "matched with bob").await;
-    tmux.type_line("alice", "found you again");
     tmux.wait_for("bob", "1 unread").await;
+    tmux.type_line("alice", "found you again");
+    tmux.wait_for("bob", "2 unread").await;
     tmux.keys("bob", &["M-a"]);
     tmux.wait_for("bob", "alice: found you again").await;
 
