@@ -117,7 +117,6 @@ async fn alice_and_bob_chat_on_chat_json_and_survive_a_server_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the server-mock fishchat listener (not on main yet; run with --ignored)"]
 async fn carol_and_dave_message_by_id_on_fishchat_and_survive_a_server_restart() {
     let server = Server::start(config(Dialect::Fishchat))
         .await
