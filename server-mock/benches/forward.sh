@@ -20,40 +20,37 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-# Start a server in the background; wait for its `listening <name> <url>` line.
+# Start a server in the background and wait for its `listening <name> <url>` line;
+# sets URL and PID (no subshell, so the cleanup list sees the pid).
 start() { # name, log, command...
   local name=$1 log=$2; shift 2
   "$@" >"$log" 2>"$log.err" &
-  pids+=($!)
+  PID=$!
+  pids+=("$PID")
   for _ in $(seq 100); do
     if grep -q "^listening $name " "$log"; then break; fi
     sleep 0.1
   done
-  grep "^listening $name " "$log" | head -1 | awk '{print $3}'
+  URL=$(grep "^listening $name " "$log" | head -1 | awk '{print $3}')
+  [ -n "$URL" ] || { echo "$name did not start: $(cat "$log.err")" >&2; exit 1; }
 }
 
-run() { # protocol, target, pid
-  "$EX/forward_bench" --protocol "$1" --target "$2" --server-pid "$3" \
+run() { # protocol
+  "$EX/forward_bench" --protocol "$1" --target "$URL" --server-pid "$PID" \
     --pairs "$PAIRS" --seconds "$SECONDS_MEASURED" | tee -a "$OUT/results.jsonl"
+  kill "$PID"
   sleep 2
 }
 
 : >"$OUT/results.jsonl"
-ws_url=$(start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws 127.0.0.1:0)
-run raw-ws "$ws_url" "${pids[-1]}"
-kill "${pids[-1]}"
-
-chat_url=$(start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0)
-run chat-json "$chat_url" "${pids[-1]}"
-kill "${pids[-1]}"
-
-tcp_addr=$(start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0)
-run raw-tcp "$tcp_addr" "${pids[-1]}"
-kill "${pids[-1]}"
-
-fish_addr=$(start fishchat "$OUT/mock-fish.log" "$BIN/server-mock" --listen fishchat=127.0.0.1:0)
-run fishchat "$fish_addr" "${pids[-1]}"
-kill "${pids[-1]}"
+start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws 127.0.0.1:0
+run raw-ws
+start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0
+run chat-json
+start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0
+run raw-tcp
+start fishchat "$OUT/mock-fish.log" "$BIN/server-mock" --listen fishchat=127.0.0.1:0
+run fishchat
 
 python3 - "$OUT/results.jsonl" <<'PY'
 import json, sys
