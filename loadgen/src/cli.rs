@@ -43,6 +43,10 @@ pub struct Cli {
     /// Message rate for every send step: per user (2/s) or in total (total:20000/s).
     #[arg(long, value_name = "RATE")]
     pub rate: Option<String>,
+    /// Faults for the embedded server-mock, as server-mock's --chaos: drop-delivery=1%,
+    /// drop-connection=0.001, latency=5ms..50ms (comma-separated).
+    #[arg(long, value_name = "SPEC")]
+    pub chaos: Option<String>,
     /// Run slice i of n (0-based) of the users; combine the JSON results with `loadgen merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
@@ -76,6 +80,15 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// (Internal) the embedded server-mock in a child process, for runs too big to hold both
+    /// ends of every connection in one process. Prints `listening ADDRESS`, stops at stdin EOF.
+    #[command(hide = true)]
+    ServeEmbedded {
+        #[arg(long)]
+        dialect: String,
+        #[arg(long)]
+        chaos: Option<String>,
+    },
 }
 
 /// Run what the arguments ask; the exit code.
@@ -87,6 +100,17 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 .map(|f| report::json::read(f))
                 .collect::<Result<Vec<_>>>()?;
             report::merge(&reports).map_err(|e| Error::Usage(format!("cannot merge: {e}")))?
+        }
+        Some(Command::ServeEmbedded { dialect, chaos }) => {
+            let dialect =
+                dialect
+                    .parse()
+                    .map_err(|e: imkit_protocols::dialect::UnknownDialect| {
+                        Error::Usage(format!("--dialect: {e}"))
+                    })?;
+            let chaos = parse_chaos(chaos.as_deref())?.unwrap_or_default();
+            crate::embedded::serve(dialect, chaos).await?;
+            return Ok(exit::PASSED);
         }
         None => run_scenario(&cli).await?,
     };
@@ -113,7 +137,14 @@ fn overrides(cli: &Cli) -> Result<Overrides> {
             .transpose()
             .map_err(|e| Error::Usage(format!("--duration: {e}")))?,
         rate: cli.rate.clone(),
+        chaos: parse_chaos(cli.chaos.as_deref())?,
     })
+}
+
+fn parse_chaos(text: Option<&str>) -> Result<Option<imkit_server_mock::ChaosConfig>> {
+    text.map(str::parse)
+        .transpose()
+        .map_err(|e: String| Error::Usage(format!("--chaos: {e}")))
 }
 
 async fn run_scenario(cli: &Cli) -> Result<Report> {
