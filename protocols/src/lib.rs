@@ -13,6 +13,7 @@ pub mod capabilities;
 pub mod dialect;
 pub mod driver;
 pub mod error;
+mod go_json;
 pub mod model;
 pub mod net;
 

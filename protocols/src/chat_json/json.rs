@@ -11,6 +11,9 @@
 
 use std::fmt;
 
+pub(crate) use crate::go_json::Escaping;
+use crate::go_json::{key_matches, write_string};
+
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -79,28 +82,6 @@ impl Fields {
     }
 }
 
-/// Go matches a key to a field exactly, else by case folding. Our field names are ASCII and
-/// no two of a struct fold alike, so "folds equal" decides. Two non-ASCII runes fold onto
-/// ASCII letters: KELVIN SIGN onto `k` and LATIN SMALL LETTER LONG S onto `s`.
-fn key_matches(key: &str, field: &str) -> bool {
-    if key == field {
-        return true;
-    }
-    let mut key_chars = key.chars();
-    for f in field.chars() {
-        let folded = match key_chars.next() {
-            None => return false,
-            Some('\u{212A}') => 'k',
-            Some('\u{17F}') => 's',
-            Some(c) => c.to_ascii_lowercase(),
-        };
-        if folded != f.to_ascii_lowercase() {
-            return false;
-        }
-    }
-    key_chars.next().is_none()
-}
-
 impl<'de> Deserialize<'de> for Document {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(DocumentVisitor)
@@ -149,18 +130,9 @@ impl<'de> Visitor<'de> for DocumentVisitor {
     }
 }
 
-/// Whose string escaping to copy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Escaping {
-    /// Go's `json.Marshal` (the broker): also `<`, `>`, `&`, U+2028, U+2029.
-    Go,
-    /// JavaScript's `JSON.stringify` (the chat-ui): only quotes, backslashes and controls.
-    Browser,
-}
-
 /// Writes one compact JSON object, member by member, as Go's `json.Marshal` prints a struct.
 pub(crate) struct ObjectWriter {
-    out: String,
+    out: Vec<u8>,
     empty: bool,
     escaping: Escaping,
 }
@@ -168,7 +140,7 @@ pub(crate) struct ObjectWriter {
 impl ObjectWriter {
     pub(crate) fn new(escaping: Escaping) -> Self {
         ObjectWriter {
-            out: String::from("{"),
+            out: vec![b'{'],
             empty: true,
             escaping,
         }
@@ -176,11 +148,11 @@ impl ObjectWriter {
 
     fn key(&mut self, key: &str) {
         if !self.empty {
-            self.out.push(',');
+            self.out.push(b',');
         }
         self.empty = false;
         write_string(&mut self.out, key, self.escaping);
-        self.out.push(':');
+        self.out.push(b':');
     }
 
     pub(crate) fn string(mut self, key: &str, value: &str) -> Self {
@@ -191,20 +163,20 @@ impl ObjectWriter {
 
     pub(crate) fn u64(mut self, key: &str, value: u64) -> Self {
         self.key(key);
-        self.out.push_str(&value.to_string());
+        self.out.extend_from_slice(value.to_string().as_bytes());
         self
     }
 
     pub(crate) fn i32(mut self, key: &str, value: i32) -> Self {
         self.key(key);
-        self.out.push_str(&value.to_string());
+        self.out.extend_from_slice(value.to_string().as_bytes());
         self
     }
 
     /// A nested object, already printed.
     pub(crate) fn object(mut self, key: &str, value: ObjectWriter) -> Self {
         self.key(key);
-        self.out.push_str(&value.finish());
+        self.out.extend_from_slice(value.finish().as_bytes());
         self
     }
 
@@ -227,88 +199,16 @@ impl ObjectWriter {
     }
 
     pub(crate) fn finish(mut self) -> String {
-        self.out.push('}');
-        self.out
+        self.out.push(b'}');
+        // Only whole UTF-8 strings and ASCII were appended.
+        String::from_utf8(self.out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
-}
-
-/// A JSON string as Go's `encodeState.string` writes it with HTML escaping on (Go ≥ 1.22:
-/// `\b` and `\f` get their short escapes; older Go wrote `\u0008`, `\u000c`), or as
-/// `JSON.stringify` writes it (the same short escapes, nothing HTML-related).
-pub(crate) fn write_string(out: &mut String, s: &str, escaping: Escaping) {
-    let go = escaping == Escaping::Go;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push('"');
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let escape: Option<&str> = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            '\u{8}' => Some("\\b"),
-            '\u{c}' => Some("\\f"),
-            '\u{2028}' if go => Some("\\u2028"),
-            '\u{2029}' if go => Some("\\u2029"),
-            '<' | '>' | '&' if go => None,
-            c if c < ' ' => None,
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        match escape {
-            Some(e) => out.push_str(e),
-            None => {
-                let b = c as u8;
-                out.push_str("\\u00");
-                out.push(HEX[usize::from(b >> 4)] as char);
-                out.push(HEX[usize::from(b & 0xf)] as char);
-            }
-        }
-        start = i + c.len_utf8();
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn escaped(s: &str) -> String {
-        let mut out = String::new();
-        write_string(&mut out, s, Escaping::Go);
-        out
-    }
-
-    #[test]
-    fn escapes_like_the_browser() {
-        let mut out = String::new();
-        write_string(&mut out, "hi <b>&\u{2028}\"\n\u{1}", Escaping::Browser);
-        assert_eq!(out, "\"hi <b>&\u{2028}\\\"\\n\\u0001\"");
-    }
-
-    #[test]
-    fn escapes_like_go() {
-        assert_eq!(escaped("hi <b>&"), r#""hi \u003cb\u003e\u0026""#);
-        assert_eq!(escaped("a\"b\\c\n\r\t"), r#""a\"b\\c\n\r\t""#);
-        assert_eq!(escaped("\u{1}\u{1f}\u{8}\u{c}"), r#""\u0001\u001f\b\f""#);
-        assert_eq!(
-            escaped("\u{2028}x\u{2029}é\u{7f}"),
-            "\"\\u2028x\\u2029é\u{7f}\""
-        );
-    }
-
-    #[test]
-    fn keys_fold_like_go() {
-        assert!(key_matches("MsgId", "msgId"));
-        assert!(key_matches("CMD", "cmd"));
-        assert!(key_matches("\u{17F}essionId", "sessionId"));
-        assert!(key_matches("\u{212A}", "k"));
-        assert!(!key_matches("msgIds", "msgId"));
-        assert!(!key_matches("msgI", "msgId"));
-        assert!(!key_matches("m\u{17F}gId", "msgIdx"));
-    }
 
     #[test]
     fn last_well_typed_value_wins() {

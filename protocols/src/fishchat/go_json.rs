@@ -6,19 +6,20 @@ use std::fmt;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::message::CmdSimple;
+use crate::go_json::{Escaping, key_matches, write_string};
 use crate::{Dialect, Error, Result};
 
 /// Append the body Go's `json.Encoder` writes for `cmd`: `{"CmdName":…,"Args":[…]}` and a
 /// newline. `Args` is `[]` when empty (never `null`).
 pub fn write_body(cmd: &CmdSimple, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"CmdName\":");
-    write_string(&cmd.name, out);
+    write_string(out, &cmd.name, Escaping::Go);
     out.extend_from_slice(b",\"Args\":[");
     for (i, arg) in cmd.args.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_string(arg, out);
+        write_string(out, arg, Escaping::Go);
     }
     out.extend_from_slice(b"]}\n");
 }
@@ -30,43 +31,6 @@ pub fn body(cmd: &CmdSimple) -> Vec<u8> {
     );
     write_body(cmd, &mut out);
     out
-}
-
-/// A JSON string as Go's encoder writes it with HTML escaping on (the default):
-/// `"` and `\` escaped, `\n` `\r` `\t` short, other control bytes as `\u00XX` (lowercase hex;
-/// the Go < 1.22 that built the original has no `\b`/`\f` short forms), `<` `>` `&` as
-/// `\u003c` `\u003e` `\u0026`, and U+2028/U+2029 as `\u2028`/`\u2029`. Everything else is
-/// raw UTF-8.
-pub fn write_string(s: &str, out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let escape: Option<&[u8]> = match c {
-            '"' => Some(b"\\\""),
-            '\\' => Some(b"\\\\"),
-            '\n' => Some(b"\\n"),
-            '\r' => Some(b"\\r"),
-            '\t' => Some(b"\\t"),
-            '\u{2028}' => Some(b"\\u2028"),
-            '\u{2029}' => Some(b"\\u2029"),
-            '<' | '>' | '&' | '\u{0}'..='\u{1f}' => None,
-            _ => continue,
-        };
-        out.extend_from_slice(&s.as_bytes()[start..i]);
-        match escape {
-            Some(bytes) => out.extend_from_slice(bytes),
-            None => {
-                let b = c as u8;
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
-            }
-        }
-        start = i + c.len_utf8();
-    }
-    out.extend_from_slice(&s.as_bytes()[start..]);
-    out.push(b'"');
 }
 
 /// Parse a body the way Go's `json.Unmarshal` into `CmdSimple` does: keys match
@@ -98,11 +62,11 @@ impl<'de> Visitor<'de> for CmdVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CmdSimple, A::Error> {
         let mut cmd = CmdSimple::default();
         while let Some(key) = map.next_key::<String>()? {
-            if go_fold_eq(&key, "cmdname") {
+            if key_matches(&key, "CmdName") {
                 if let Some(name) = map.next_value::<Option<String>>()? {
                     cmd.name = name;
                 }
-            } else if go_fold_eq(&key, "args") {
+            } else if key_matches(&key, "Args") {
                 // `null` gives Go a nil slice: no arguments.
                 cmd.args = map.next_value::<Option<Vec<String>>>()?.unwrap_or_default();
             } else {
@@ -111,24 +75,6 @@ impl<'de> Visitor<'de> for CmdVisitor {
         }
         Ok(cmd)
     }
-}
-
-/// Go's case-insensitive field match: ASCII case folding, plus the two non-ASCII letters that
-/// fold to ASCII ones (U+017F long s → `s`, U+212A Kelvin sign → `k`). `lower` is lowercase ASCII.
-fn go_fold_eq(key: &str, lower: &str) -> bool {
-    let mut expected = lower.bytes();
-    for c in key.chars() {
-        let folded = match c {
-            '\u{17f}' => 's',
-            '\u{212a}' => 'k',
-            c => c.to_ascii_lowercase(),
-        };
-        match expected.next() {
-            Some(b) if folded == char::from(b) => {}
-            _ => return false,
-        }
-    }
-    expected.next().is_none()
 }
 
 #[cfg(test)]
