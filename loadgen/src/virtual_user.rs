@@ -89,6 +89,9 @@ pub struct VirtualUser<T: Transport> {
     unread: VecDeque<(MessageId, u64)>,
     last_delivered: Option<(Conversation, MessageId)>,
     lost_at: Option<Instant>,
+    /// The conversation comes from `match`: when it ends (the partner left, or a reconnect
+    /// made us a new account), match again before the next send.
+    matching: bool,
     rng: SmallRng,
 }
 
@@ -136,6 +139,7 @@ impl<T: Transport> VirtualUser<T> {
             unread: VecDeque::new(),
             last_delivered: None,
             lost_at: None,
+            matching: false,
             rng: SmallRng::seed_from_u64(seed),
         })
     }
@@ -357,7 +361,13 @@ impl<T: Transport> VirtualUser<T> {
         match self.open(true).await {
             Ok((session, _)) => {
                 self.session = Some(session);
+                let before = self.user.clone();
                 self.online().await?;
+                if before != self.user && self.talk.as_ref().is_some_and(|t| !t.group) {
+                    // No resume in this dialect (chat-json v1): we are a new account, and
+                    // the old session ended with the old one.
+                    self.talk = None;
+                }
                 let us = started.elapsed().as_micros() as u64;
                 self.ctx
                     .metrics
@@ -421,6 +431,11 @@ impl<T: Transport> VirtualUser<T> {
     // ---- conversations ----
 
     async fn find_match(&mut self) -> Result<(), Halt> {
+        self.matching = true;
+        // Someone else's MATCH may have picked us already (the hub pushes SessionOpened).
+        if self.talk.is_some() {
+            return Ok(());
+        }
         let started = Instant::now();
         let deadline = started + self.ctx.scenario.target.reply_timeout;
         self.ctx.metrics.with(|r| r.operations += 1);
@@ -444,13 +459,13 @@ impl<T: Transport> VirtualUser<T> {
                 | Some(Event::SessionOpened { session, peer, .. }) => {
                     let us = started.elapsed().as_micros() as u64;
                     self.ctx.metrics.with(|r| r.latency(StepMetric::Match, us));
-                    let peer_index = self.ctx.roster.index_of(peer.as_str()).unwrap_or(u32::MAX);
-                    self.talk = Some(Talking {
-                        to: Conversation::Session(session),
-                        hash: recipient_hash(b'u', peer.as_str()),
-                        peers: peer_index..peer_index.saturating_add(1),
-                        group: false,
-                    });
+                    self.adopt_session(session, &peer);
+                    return Ok(());
+                }
+                Some(_) if self.talk.is_some() => {
+                    // A peer's MATCH picked us while ours found nobody.
+                    let us = started.elapsed().as_micros() as u64;
+                    self.ctx.metrics.with(|r| r.latency(StepMetric::Match, us));
                     return Ok(());
                 }
                 Some(_) => {
@@ -472,6 +487,17 @@ impl<T: Transport> VirtualUser<T> {
             .metrics
             .with(|r| r.error("match_timeout", Some(StepMetric::Match)));
         Ok(())
+    }
+
+    /// Talk in a two-party session with `peer` (ours, or one a peer opened with us).
+    fn adopt_session(&mut self, session: imkit_protocols::SessionId, peer: &UserId) {
+        let peer_index = self.ctx.roster.index_of(peer.as_str()).unwrap_or(u32::MAX);
+        self.talk = Some(Talking {
+            to: Conversation::Session(session),
+            hash: recipient_hash(b'u', peer.as_str()),
+            peers: peer_index..peer_index.saturating_add(1),
+            group: false,
+        });
     }
 
     fn partner(&self) -> Option<u32> {
@@ -698,6 +724,9 @@ impl<T: Transport> VirtualUser<T> {
     }
 
     async fn send_one(&mut self, intended: Instant, size: usize) -> Result<(), Halt> {
+        if self.talk.is_none() && self.matching {
+            self.find_match().await?;
+        }
         let Some(talk) = self.talk.clone() else {
             self.ctx.metrics.with(|r| r.error("no_conversation", None));
             return Ok(());
@@ -914,10 +943,23 @@ impl<T: Transport> VirtualUser<T> {
                 }
             }
             Event::Registered { user, token, .. } | Event::LoggedIn { user, token } => {
+                let changed = self.user.as_ref().is_some_and(|u| u != user);
                 self.user = Some(user.clone());
                 if token.is_some() {
                     self.token = token.clone();
                 }
+                if changed {
+                    // The driver reconnected as a new account (chat-json v1): messages are
+                    // now addressed to the new id, and a matched session died with the old.
+                    self.recipient.user_hash = recipient_hash(b'u', user.as_str());
+                    self.ctx.roster.remember(user.as_str(), self.index);
+                    if self.talk.as_ref().is_some_and(|t| !t.group) {
+                        self.talk = None;
+                    }
+                }
+            }
+            Event::SessionOpened { session, peer, .. } if self.talk.is_none() => {
+                self.adopt_session(*session, peer);
             }
             Event::PartnerLeft { .. } | Event::SessionClosed { .. }
                 if self.talk.as_ref().is_some_and(|t| !t.group) =>
