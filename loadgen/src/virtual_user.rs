@@ -83,8 +83,8 @@ pub struct VirtualUser<T: Transport> {
     seq: u64,
     auto_ack: bool,
     auto_read: bool,
-    /// Sent, not yet accepted: (seq, intended µs). Bounded.
-    unaccepted: VecDeque<(u64, u64)>,
+    /// Sent, not yet accepted: (seq, intended µs, deliveries owed once it is). Bounded.
+    unaccepted: VecDeque<(u64, u64, u64)>,
     /// Accepted with a server id, for timing read receipts. Bounded.
     unread: VecDeque<(MessageId, u64)>,
     last_delivered: Option<(Conversation, MessageId)>,
@@ -350,7 +350,45 @@ impl<T: Transport> VirtualUser<T> {
         Ok(())
     }
 
+    /// Before we drop or close our connection: let what we queued go out, and wait for the
+    /// server to accept what it has (bounded by the reply timeout). What stays unaccepted
+    /// is not owed to anyone: it may never have reached the server.
+    async fn flush_sends(&mut self) {
+        let deadline = Instant::now() + self.ctx.scenario.target.reply_timeout;
+        while Instant::now() < deadline
+            && self
+                .session
+                .as_ref()
+                .is_some_and(|s| s.queued() > 0 || !self.unaccepted.is_empty())
+        {
+            let step = Instant::now() + Duration::from_millis(5);
+            if self.pump(Some(step), None, &mut |_| false).await.is_err() {
+                break;
+            }
+        }
+        // The driver took the last command; give it a moment to write it.
+        if self.session.is_some() {
+            let _ = self
+                .pump(
+                    Some(Instant::now() + Duration::from_millis(2)),
+                    None,
+                    &mut |_| false,
+                )
+                .await;
+        }
+        if !self.unaccepted.is_empty() {
+            let n = self.unaccepted.len() as u64;
+            self.unaccepted.clear();
+            self.ctx.metrics.with(|r| {
+                for _ in 0..n {
+                    r.error("unaccepted", Some(StepMetric::Accept));
+                }
+            });
+        }
+    }
+
     async fn reconnect(&mut self) -> Result<(), Halt> {
+        self.flush_sends().await;
         let Some(session) = self.session.take() else {
             return self.connect().await;
         };
@@ -420,6 +458,7 @@ impl<T: Transport> VirtualUser<T> {
                 }
             }
         }
+        self.flush_sends().await;
         if let Some(session) = self.session.take() {
             self.ctx.metrics.with(|r| r.operations += 1);
             session.close().await;
@@ -771,18 +810,25 @@ impl<T: Transport> VirtualUser<T> {
         {
             return Err(Halt::Disconnected);
         }
+        // Where the server accepts, deliveries are owed once it has: a message still
+        // unaccepted when our connection goes away may never have reached it.
         self.ctx.metrics.with(|r| {
             r.ledger.sent += 1;
-            r.ledger.expected += owed;
+            if !caps.server_accept {
+                r.ledger.expected += owed;
+            }
         });
         if caps.server_accept {
-            if self.unaccepted.len() == UNACCEPTED_MAX {
-                self.unaccepted.pop_front();
-                self.ctx
-                    .metrics
-                    .with(|r| r.error("accept_missing", Some(StepMetric::Accept)));
+            if self.unaccepted.len() == UNACCEPTED_MAX
+                && let Some((_, _, owed)) = self.unaccepted.pop_front()
+            {
+                // Too long without an answer: assume it got there.
+                self.ctx.metrics.with(|r| {
+                    r.ledger.expected += owed;
+                    r.error("accept_missing", Some(StepMetric::Accept));
+                });
             }
-            self.unaccepted.push_back((seq, intended_us));
+            self.unaccepted.push_back((seq, intended_us, owed));
         }
         Ok(())
     }
@@ -913,15 +959,17 @@ impl<T: Transport> VirtualUser<T> {
                     ))
                 });
                 let entry = match parsed {
-                    Some((seq, t)) => {
-                        self.unaccepted.retain(|(s, _)| *s != seq);
-                        Some((seq, t))
-                    }
+                    Some((seq, t)) => match self.unaccepted.iter().position(|e| e.0 == seq) {
+                        Some(at) => self.unaccepted.remove(at),
+                        // Given up on already (and owed then).
+                        None => Some((seq, t, 0)),
+                    },
                     None => self.unaccepted.pop_front(),
                 };
-                if let Some((_, intended_us)) = entry {
+                if let Some((_, intended_us, owed)) = entry {
                     self.ctx.metrics.with(|r| {
                         r.ledger.accepted += 1;
+                        r.ledger.expected += owed;
                         r.latency(StepMetric::Accept, now_us.saturating_sub(intended_us));
                     });
                     if let Some(id) = id {
