@@ -70,15 +70,3 @@ fn a_bad_chaos_spec_is_explained() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("between 0 and 1"), "{}", stderr(&out));
 }
-
-#[test]
-fn a_dialect_without_a_listener_yet_is_reported_not_hidden() {
-    let out = server_mock(&["--listen", "chat-json=127.0.0.1:0"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(
-        err.contains("the chat-json listener is not built yet"),
-        "{err}"
-    );
-    assert!(out.stdout.is_empty());
-}

@@ -89,7 +89,9 @@ pub async fn pump<W: Wire>(
     let never = || Instant::now() + Duration::from_secs(86_400 * 365);
     let idle = context.limits.idle_timeout;
     let mut idle_deadline = idle.map_or_else(never, |d| Instant::now() + d);
-    let mut batch = Vec::with_capacity(BATCH);
+    // Grown on first use: BATCH events up front (~6.5 KiB) would be half of an idle
+    // connection's memory budget.
+    let mut batch = Vec::new();
     let mut draining = false;
     let end = 'serve: loop {
         let timer = wire.next_timer();

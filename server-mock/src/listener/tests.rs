@@ -439,14 +439,7 @@ async fn a_busy_port_is_reported_with_the_dialect_and_a_way_out() {
 }
 
 #[tokio::test]
-async fn unbuilt_dialects_say_so_and_release_what_they_bound() {
-    let error = Server::start(ServerConfig::ephemeral(&[Dialect::ChatJson]))
-        .await
-        .unwrap_err();
-    assert!(matches!(
-        error,
-        crate::ServerError::NotBuilt(Dialect::ChatJson)
-    ));
+async fn an_empty_server_serves_nothing() {
     let empty = Server::start(ServerConfig::ephemeral(&[])).await.unwrap();
     assert!(empty.listening().is_empty());
     empty.shutdown().await;

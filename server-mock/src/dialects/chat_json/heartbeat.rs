@@ -1,0 +1,136 @@
+//! The broker's app heartbeat (§5, §9.2): once a socket has an account, every `interval` it
+//! either logs the account out, when no `PONG` came for more than `max_wait` (since the
+//! account was bound, or since the last `PONG`), or sends `PING`. After the logout the
+//! pings stop and the socket stays open. The original ticks one global ticker; a timer per
+//! connection gives the same sequence (4 PINGs, then the logout at 2.5 s with v1's 500 ms /
+//! 2 s) without a scan over every connection.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// What a due tick asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Tick {
+    Ping,
+    Logout,
+}
+
+#[derive(Debug)]
+pub(super) struct Heartbeat {
+    interval: Duration,
+    max_wait: Duration,
+    /// The next tick; `None` before an account is bound and after the logout.
+    next: Option<Instant>,
+    last_pong: Instant,
+}
+
+impl Heartbeat {
+    pub(super) fn new(interval: Duration, max_wait: Duration) -> Heartbeat {
+        Heartbeat {
+            // A zero interval would spin; a millisecond is below any useful setting.
+            interval: interval.max(Duration::from_millis(1)),
+            max_wait,
+            next: None,
+            last_pong: Instant::now(),
+        }
+    }
+
+    /// The socket now has an account (created or resumed): the silence counts from now.
+    pub(super) fn start(&mut self, now: Instant) {
+        self.last_pong = now;
+        self.next = Some(now + self.interval);
+    }
+
+    pub(super) fn pong(&mut self, now: Instant) {
+        self.last_pong = now;
+    }
+
+    pub(super) fn next(&self) -> Option<Instant> {
+        self.next
+    }
+
+    /// The tick due at `now`, if one is (and the one after it scheduled).
+    pub(super) fn tick(&mut self, now: Instant) -> Option<Tick> {
+        let due = self.next.filter(|due| *due <= now)?;
+        if now.saturating_duration_since(self.last_pong) > self.max_wait {
+            self.next = None;
+            return Some(Tick::Logout);
+        }
+        // Keep the cadence, but never fire a burst after a stall.
+        let following = due + self.interval;
+        self.next = Some(if following > now {
+            following
+        } else {
+            now + self.interval
+        });
+        Some(Tick::Ping)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn v1() -> Heartbeat {
+        Heartbeat::new(500 * MS, 2000 * MS)
+    }
+
+    #[test]
+    fn silent_before_an_account() {
+        let mut beat = v1();
+        assert_eq!(beat.next(), None);
+        assert_eq!(beat.tick(Instant::now() + 10_000 * MS), None);
+    }
+
+    #[test]
+    fn four_pings_then_the_logout_then_nothing() {
+        let t0 = Instant::now();
+        let mut beat = v1();
+        beat.start(t0);
+        let mut ticks = Vec::new();
+        for step in 1..=8 {
+            let now = t0 + step * 500 * MS;
+            assert_eq!(beat.next(), (step <= 5).then_some(now));
+            ticks.push(beat.tick(now));
+        }
+        let ping = Some(Tick::Ping);
+        assert_eq!(
+            ticks,
+            [ping, ping, ping, ping, Some(Tick::Logout), None, None, None]
+        );
+    }
+
+    #[test]
+    fn a_pong_keeps_the_account() {
+        let t0 = Instant::now();
+        let mut beat = v1();
+        beat.start(t0);
+        for step in 1..=20 {
+            let now = t0 + step * 500 * MS;
+            assert_eq!(beat.tick(now), Some(Tick::Ping), "tick {step}");
+            beat.pong(now);
+        }
+    }
+
+    #[test]
+    fn not_due_yet_is_no_tick() {
+        let t0 = Instant::now();
+        let mut beat = v1();
+        beat.start(t0);
+        assert_eq!(beat.tick(t0 + 499 * MS), None);
+        assert_eq!(beat.next(), Some(t0 + 500 * MS));
+    }
+
+    #[test]
+    fn a_stall_does_not_fire_a_burst() {
+        let t0 = Instant::now();
+        let mut beat = Heartbeat::new(500 * MS, 60_000 * MS);
+        beat.start(t0);
+        let late = t0 + 3_200 * MS;
+        assert_eq!(beat.tick(late), Some(Tick::Ping));
+        assert_eq!(beat.next(), Some(late + 500 * MS));
+    }
+}

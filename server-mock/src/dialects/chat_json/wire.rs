@@ -1,0 +1,357 @@
+//! One broker connection after the upgrade: client frames to hub commands (through the
+//! protocols codec and mapping), hub events to frames byte for byte as the Go broker prints
+//! them, the checks the original leaves out (the account in the body, frame limits), and
+//! the refusals in chat's codes.
+
+use futures_util::{SinkExt, StreamExt};
+use imkit_protocols::chat_json::{
+    ClientMessage, Code, Context, Inbound, ServerMessage, Version, command_from_client,
+    decode_client_text, server_from_event,
+};
+use imkit_protocols::{Command, Dialect, Error, Event, Result};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use super::heartbeat::{Heartbeat, Tick};
+use crate::config::Timers;
+use crate::hub::{CloseReason, ConnId, Hub, HubError};
+use crate::listener::{End, HubConn, Wire};
+
+/// The longest we wait to hand a close frame to a client that may not be reading.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The largest client frame per version (the originals' limits, capped by `--max-frame`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FrameLimits {
+    pub v1: usize,
+    pub v2: usize,
+}
+
+impl FrameLimits {
+    fn of(self, version: Version) -> usize {
+        match version {
+            Version::V1 => self.v1,
+            Version::V2 => self.v2,
+        }
+    }
+}
+
+pub(super) struct ChatWire {
+    ws: WebSocketStream<TcpStream>,
+    hub: Hub,
+    conn: ConnId,
+    limits: FrameLimits,
+    /// The version of the client's last command: replies and pushes use it.
+    version: Version,
+    /// The account this socket was told it is (`CRT_ACCOUNT` / `RECONNECT` reply written);
+    /// `None` while a bind is in flight or after the logout, then the hub is asked.
+    account: Option<u64>,
+    heartbeat: Heartbeat,
+    /// The `requestId` of the `DIALOGUE` being handled, for a refusal's reply.
+    request_id: String,
+    /// A reply decided while reading (a refused claim), sent before the next read.
+    pending: Option<WsMessage>,
+}
+
+impl ChatWire {
+    pub(super) fn new(
+        ws: WebSocketStream<TcpStream>,
+        conn: &HubConn,
+        limits: FrameLimits,
+        timers: &Timers,
+    ) -> ChatWire {
+        ChatWire {
+            ws,
+            hub: conn.hub().clone(),
+            conn: conn.id(),
+            limits,
+            version: Version::V1,
+            account: None,
+            heartbeat: Heartbeat::new(timers.chat_ping_interval, timers.chat_max_wait),
+            request_id: String::new(),
+            pending: None,
+        }
+    }
+
+    /// The account the hub has bound to this socket.
+    fn bound_account(&self) -> Option<u64> {
+        self.account
+            .or_else(|| self.hub.user_of(self.conn).and_then(|user| user.as_u64()))
+    }
+
+    fn too_large(&self, len: usize, limit: usize) -> Error {
+        Error::FrameTooLarge {
+            dialect: Dialect::ChatJson,
+            len: len as u64,
+            limit,
+        }
+    }
+
+    /// One text frame: the command to run, if any.
+    fn on_text(&mut self, text: &str) -> Result<Option<Command>> {
+        let len = text.len();
+        let (message, version) = match decode_client_text(text, self.limits.v2)? {
+            Inbound::Message { message, version } => (message, version),
+            Inbound::Ignored(why) => {
+                // No cmd to tell the version: the connection's limit applies.
+                if len > self.limits.of(self.version) {
+                    return Err(self.too_large(len, self.limits.of(self.version)));
+                }
+                tracing::debug!(conn = %self.conn, ?why, "chat-json: frame ignored");
+                return Ok(None);
+            }
+        };
+        if len > self.limits.of(version) {
+            return Err(self.too_large(len, self.limits.of(version)));
+        }
+        self.version = version;
+        if !self.claim_holds(&message)? {
+            return Ok(None);
+        }
+        match &message {
+            ClientMessage::CreateAccount { .. } | ClientMessage::Reconnect { .. } => {
+                // The socket is about to change accounts: ask the hub until it is told.
+                self.account = None;
+            }
+            ClientMessage::Pong { .. } | ClientMessage::Ping { .. } => {
+                self.heartbeat.pong(Instant::now());
+            }
+            ClientMessage::Dialogue { request_id, .. } => {
+                self.request_id.clone_from(request_id);
+            }
+            ClientMessage::Match { .. } | ClientMessage::ViewedAck { .. } => {}
+        }
+        Ok(Some(command_from_client(&message)))
+    }
+
+    /// Whether the account the body names is the socket's own. The original trusts it; a
+    /// mismatch here is answered with code 1 where the command has a reply (and the
+    /// command is not run), and ends the connection where it has none (`PONG`,
+    /// `PING_REQ`). Before an account is bound the hub decides (not logged in).
+    fn claim_holds(&mut self, message: &ClientMessage) -> Result<bool> {
+        let claimed = match message {
+            ClientMessage::CreateAccount { .. } | ClientMessage::Reconnect { .. } => {
+                return Ok(true);
+            }
+            other => other.claimed_account().unwrap_or_default(),
+        };
+        let Some(actual) = self.bound_account() else {
+            return Ok(true);
+        };
+        if claimed == actual {
+            return Ok(true);
+        }
+        let cmd = message.cmd(self.version).unwrap_or("?");
+        tracing::warn!(conn = %self.conn, cmd, claimed, actual, "chat-json: command names another account: refused");
+        let reply = match message {
+            ClientMessage::Match { .. } => no_match(Code::PARAM_ERR),
+            ClientMessage::Dialogue { request_id, .. } => ServerMessage::DialogueResult {
+                code: Code::PARAM_ERR,
+                request_id: request_id.clone(),
+                msg_id: 0,
+            },
+            ClientMessage::ViewedAck { .. } => ServerMessage::ViewedAckResult {
+                code: Code::PARAM_ERR,
+            },
+            _ => {
+                return Err(Error::malformed(
+                    Dialect::ChatJson,
+                    format!("{cmd} for account {claimed} on the socket of account {actual}"),
+                ));
+            }
+        };
+        self.pending = Some(reply.to_frame(self.version)?);
+        Ok(false)
+    }
+
+    async fn send_pending(&mut self) -> Result<()> {
+        if let Some(frame) = self.pending.take() {
+            self.ws.send(frame).await?;
+        }
+        Ok(())
+    }
+
+    /// Note what the client is told about its account before it is told.
+    fn observe(&mut self, event: &Event) {
+        if let Event::Registered { user, .. } | Event::LoggedIn { user, .. } = event {
+            self.account = user.as_u64();
+            self.heartbeat.start(Instant::now());
+        }
+    }
+
+    async fn send_message(&mut self, message: &ServerMessage, version: Version) -> Result<()> {
+        self.ws.send(message.to_frame(version)?).await?;
+        Ok(())
+    }
+}
+
+fn no_match(code: Code) -> ServerMessage {
+    ServerMessage::MatchResult {
+        code,
+        partner_id: 0,
+        partner_name: String::new(),
+        session_id: 0,
+    }
+}
+
+/// chat's code for a refusal: 4 (NoDataFound) where the thing named is not (or no longer)
+/// there, 1 (ParamErr) where the client asked for what it may not, 2 (InternalErr) else.
+fn code_for(error: &HubError) -> Code {
+    match error {
+        HubError::SessionEnded(_)
+        | HubError::UnknownSession(_)
+        | HubError::BadToken(_)
+        | HubError::UnknownUser(_) => Code::NO_DATA_FOUND,
+        HubError::NotLoggedIn
+        | HubError::NotMember { .. }
+        | HubError::SenderMismatch { .. }
+        | HubError::SelfSession
+        | HubError::WrongPassword(_) => Code::PARAM_ERR,
+        HubError::ConnectionClosed(_) | HubError::UnknownGroup(_) | HubError::MailboxFull(_) => {
+            Code::INTERNAL_ERR
+        }
+    }
+}
+
+/// The events only a v2 command produces are always printed in v2.
+fn version_for(event: &Event, connection: Version) -> Version {
+    match event {
+        Event::Pong | Event::LoggedIn { .. } => Version::V2,
+        _ => connection,
+    }
+}
+
+impl Wire for ChatWire {
+    async fn read(&mut self) -> Result<Option<Vec<Command>>> {
+        loop {
+            self.send_pending().await?;
+            let frame = match self.ws.next().await {
+                None => return Ok(None),
+                Some(frame) => frame?,
+            };
+            match frame {
+                WsMessage::Text(text) => {
+                    if let Some(command) = self.on_text(text.as_str())? {
+                        return Ok(Some(vec![command]));
+                    }
+                }
+                WsMessage::Binary(data) => {
+                    // melody's binary handler is a no-op, but its size limit holds.
+                    let limit = self.limits.of(self.version);
+                    if data.len() > limit {
+                        return Err(self.too_large(data.len(), limit));
+                    }
+                    tracing::debug!(conn = %self.conn, len = data.len(), "chat-json: binary frame ignored");
+                }
+                // tungstenite queued the pong (or the close echo): send it now.
+                WsMessage::Ping(_) => self.ws.flush().await?,
+                WsMessage::Close(_) => {
+                    let _ = self.ws.flush().await;
+                    return Ok(None);
+                }
+                WsMessage::Pong(_) | WsMessage::Frame(_) => {}
+            }
+        }
+    }
+
+    async fn write(&mut self, events: &[Event]) -> Result<()> {
+        for event in events {
+            self.observe(event);
+            let version = version_for(event, self.version);
+            let ctx = Context::new(self.account.unwrap_or_default(), version);
+            let frame = server_from_event(event, &ctx).and_then(|m| m.to_frame(version));
+            match frame {
+                Ok(frame) => self.ws.feed(frame).await?,
+                // Only what another dialect can address and chat cannot say (a direct
+                // message outside a session, a group notice).
+                Err(e) => {
+                    tracing::warn!(conn = %self.conn, event = event.kind(), error = %e, "chat-json: event not expressible: skipped");
+                }
+            }
+        }
+        self.ws.flush().await?;
+        Ok(())
+    }
+
+    async fn refused(&mut self, command: &'static str, error: &HubError) -> Result<bool> {
+        let code = code_for(error);
+        let (reply, version) = match command {
+            "send" => (
+                ServerMessage::DialogueResult {
+                    code,
+                    request_id: std::mem::take(&mut self.request_id),
+                    msg_id: 0,
+                },
+                self.version,
+            ),
+            "match" => (no_match(code), self.version),
+            "read" => (ServerMessage::ViewedAckResult { code }, self.version),
+            "resume" => (ServerMessage::ReconnectResult { code }, Version::V2),
+            // Register, ping and pong are never refused by the hub but for a closed
+            // connection, which ends anyway.
+            _ => return Ok(false),
+        };
+        tracing::debug!(conn = %self.conn, command, %error, code = code.0, "chat-json: refused");
+        self.send_message(&reply, version).await?;
+        Ok(true)
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        self.heartbeat.next()
+    }
+
+    async fn on_timer(&mut self, conn: &HubConn) -> Result<()> {
+        match self.heartbeat.tick(Instant::now()) {
+            None => Ok(()),
+            Some(Tick::Ping) => {
+                let ping = ServerMessage::Ping {
+                    account_id: self.account.unwrap_or_default(),
+                };
+                self.send_message(&ping, self.version).await
+            }
+            Some(Tick::Logout) => {
+                // As the original: log out (partners get PartnerExit), keep the socket.
+                tracing::info!(conn = %self.conn, account = ?self.account, "chat-json: no PONG in time: logged out");
+                self.account = None;
+                match conn.hub().logout(conn.id()) {
+                    Ok(()) | Err(HubError::ConnectionClosed(_)) => Ok(()),
+                    Err(e) => {
+                        tracing::warn!(conn = %self.conn, error = %e, "chat-json: logout failed");
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    async fn close(&mut self, end: &End) {
+        let (code, reason) = match end {
+            // melody: the read fails, gorilla sends 1009 with no reason (`88 02 03 f1`).
+            End::Wire(Error::FrameTooLarge { .. }) => (CloseCode::Size, ""),
+            End::Wire(Error::WebSocket(e))
+                if matches!(**e, tokio_tungstenite::tungstenite::Error::Capacity(_)) =>
+            {
+                (CloseCode::Size, "")
+            }
+            End::Wire(Error::Malformed { .. }) => (CloseCode::Policy, "refused"),
+            End::Refused(_) => (CloseCode::Policy, "refused"),
+            End::Closed(CloseReason::Shutdown) => (CloseCode::Away, "shutting down"),
+            End::Closed(CloseReason::SlowConsumer) => (CloseCode::Policy, "too slow"),
+            // Gone already, dropped on purpose (chaos) or silent: the original cuts the
+            // TCP connection without a close frame.
+            End::PeerClosed
+            | End::Idle
+            | End::Closed(CloseReason::Detached | CloseReason::Chaos)
+            | End::Wire(_) => return,
+        };
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = timeout(CLOSE_TIMEOUT, self.ws.close(Some(frame))).await;
+    }
+}
