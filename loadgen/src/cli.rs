@@ -88,6 +88,8 @@ pub enum Command {
         dialect: String,
         #[arg(long)]
         chaos: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
 }
 
@@ -101,7 +103,11 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 .collect::<Result<Vec<_>>>()?;
             report::merge(&reports).map_err(|e| Error::Usage(format!("cannot merge: {e}")))?
         }
-        Some(Command::ServeEmbedded { dialect, chaos }) => {
+        Some(Command::ServeEmbedded {
+            dialect,
+            chaos,
+            seed,
+        }) => {
             let dialect =
                 dialect
                     .parse()
@@ -109,7 +115,12 @@ pub async fn main(cli: Cli) -> Result<u8> {
                         Error::Usage(format!("--dialect: {e}"))
                     })?;
             let chaos = parse_chaos(chaos.as_deref())?.unwrap_or_default();
-            crate::embedded::serve(dialect, chaos).await?;
+            let plan = crate::embedded::Plan {
+                dialect,
+                chaos,
+                seed: *seed,
+            };
+            crate::embedded::serve(plan).await?;
             return Ok(exit::PASSED);
         }
         None => run_scenario(&cli).await?,

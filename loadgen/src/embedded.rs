@@ -39,22 +39,29 @@ pub fn fits_in_process(peak_users: u64, open_file_limit: Option<u64>) -> bool {
     peak_users.saturating_mul(2).saturating_add(HEADROOM) <= limit
 }
 
-fn config(dialect: Dialect, chaos: &ChaosConfig) -> ServerConfig {
-    let mut config = ServerConfig::ephemeral(&[dialect]);
-    config.hub.chaos = chaos.clone();
+/// What the embedded server should do: a dialect, faults, and the scenario's seed (so the
+/// same scenario draws the same partners and drops the same share of deliveries).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub dialect: Dialect,
+    pub chaos: ChaosConfig,
+    pub seed: u64,
+}
+
+fn config(plan: &Plan) -> ServerConfig {
+    let mut config = ServerConfig::ephemeral(&[plan.dialect]);
+    config.hub.chaos = plan.chaos.clone();
+    config.hub.seed = Some(plan.seed);
     config
 }
 
 impl Embedded {
     /// Start a server-mock for `dialect`; its client address.
-    pub async fn start(
-        dialect: Dialect,
-        chaos: &ChaosConfig,
-        peak_users: u64,
-    ) -> Result<(Embedded, String)> {
+    pub async fn start(plan: &Plan, peak_users: u64) -> Result<(Embedded, String)> {
+        let (dialect, chaos) = (plan.dialect, &plan.chaos);
         let limit = imkit_server_mock::listener::open_file_limit();
         if fits_in_process(peak_users, limit) {
-            let server = Server::start(config(dialect, chaos))
+            let server = Server::start(config(plan))
                 .await
                 .map_err(|e| Error::EmbeddedServer(describe(&e)))?;
             let address = server
@@ -71,7 +78,9 @@ impl Embedded {
         command
             .arg("serve-embedded")
             .arg("--dialect")
-            .arg(dialect.name());
+            .arg(dialect.name())
+            .arg("--seed")
+            .arg(plan.seed.to_string());
         if !chaos.is_off() {
             command.arg("--chaos").arg(chaos_text(chaos));
         }
@@ -177,8 +186,9 @@ fn chaos_text(chaos: &ChaosConfig) -> String {
 
 /// `loadgen serve-embedded`: serve `dialect` on 127.0.0.1 (a free port), say where on stdout,
 /// and stop when stdin closes (the parent is done or gone).
-pub async fn serve(dialect: Dialect, chaos: ChaosConfig) -> Result<()> {
-    let server = Server::start(config(dialect, &chaos))
+pub async fn serve(plan: Plan) -> Result<()> {
+    let dialect = plan.dialect;
+    let server = Server::start(config(&plan))
         .await
         .map_err(|e| Error::EmbeddedServer(describe(&e)))?;
     let address = server

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
-use crate::embedded::Embedded;
+use crate::embedded::{Embedded, Plan};
 use crate::resources::{self, Resources};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -55,7 +55,12 @@ pub async fn run(
         Some(address) => (address.clone(), None),
         None => {
             let peak = u64::from(scenario.peak_users());
-            let (server, address) = Embedded::start(dialect, &scenario.target.chaos, peak).await?;
+            let plan = Plan {
+                dialect,
+                chaos: scenario.target.chaos.clone(),
+                seed: scenario.seed,
+            };
+            let (server, address) = Embedded::start(&plan, peak).await?;
             (address, Some(server))
         }
     };
