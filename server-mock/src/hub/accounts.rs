@@ -165,6 +165,11 @@ impl Accounts {
         self.tokens.get(token) == Some(user)
     }
 
+    /// The user `token` was issued to (while it is among their recent ones).
+    pub(crate) fn token_user(&self, token: &str) -> Option<&UserId> {
+        self.tokens.get(token)
+    }
+
     pub(crate) fn issue_token(&mut self, user: &UserId, rng: &mut impl Rng) -> String {
         let token = token_from(rng);
         if let Some(account) = self.users.get_mut(user) {
@@ -256,6 +261,8 @@ mod tests {
         let token = accounts.issue_token(&one, &mut SmallRng::seed_from_u64(1));
         accounts.check_login(&one, Some(&token), true).unwrap();
         assert!(accounts.token_is_valid(&one, &token));
+        assert_eq!(accounts.token_user(&token), Some(&one));
+        assert_eq!(accounts.token_user("nobody's"), None);
         assert!(!accounts.token_is_valid(&UserId::from("bob"), &token));
     }
 

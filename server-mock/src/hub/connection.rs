@@ -34,6 +34,11 @@ pub struct AttachOptions {
     pub joins_by_sending: bool,
     /// `JoinGroup` on an unknown group creates it (newim boxes are named by the client).
     pub join_creates: bool,
+    /// A client's dedicated message link (eutamias' switcher connection, beside its
+    /// notificer one): while the user has such a link, messages go only to its links, not
+    /// to its other connections; and logging in on it hands out no stored messages (the
+    /// login on the main connection did).
+    pub message_link: bool,
 }
 
 impl AttachOptions {
@@ -50,6 +55,7 @@ impl AttachOptions {
             matchable: caps.match_partner,
             joins_by_sending: caps.send_to_group && !caps.join_group,
             join_creates: dialect == Dialect::Newim,
+            message_link: false,
         }
     }
 }

@@ -15,6 +15,7 @@
 //! hub.user_of(conn) -> Option<UserId>
 //! hub.password_login(name, password, numeric) -> Result<(UserId, String), HubError>
 //! hub.token_is_valid(&user, token) -> bool                    simple-im HTTP /server/reconnect
+//! hub.token_user(token) -> Option<UserId>                     simple-im HTTP reconnect, failed
 //! hub.read_mark(&conversation, &reader) -> Option<MessageId>
 //! hub.is_online(&user) -> bool;  hub.seed() -> u64
 //! hub.shutdown()                                              close every queue after a flush
@@ -30,11 +31,11 @@
 //! | command | events |
 //! |---|---|
 //! | `Register` | `Registered{user, nick, token}`: the connection is logged in as a new numeric id |
-//! | `Login` / `Resume` | `LoggedIn{user, token}`, then unacked messages again, then offline ones (FIFO) |
+//! | `Login` / `Resume` | `LoggedIn{user, token}`, then unacked messages again, then offline ones (FIFO; none on a message link) |
 //! | `Match` | partner: `SessionOpened{by_peer: true}`; then us: `Matched`, or `NoPartner` |
 //! | `OpenSession` | us: `SessionOpened{by_peer: false}`; peer (if new): `SessionOpened{by_peer: true}` |
 //! | `CloseSession` | `SessionClosed` to both |
-//! | `Send` | us: `Accepted{client_ref, id}`; every connection of every receiver: `Delivered` (a group includes the sender) |
+//! | `Send` | us: `Accepted{client_ref, id}`; every connection of every receiver (only its message links if it has any, see [`AttachOptions::message_link`]): `Delivered` (a group includes the sender) |
 //! | `Ack` | nothing (settles unacked messages) |
 //! | `Read` | us: `Done{"read"}`; the other participant(s): `ReadUpTo` |
 //! | `CreateGroup` / `JoinGroup` | us: `GroupJoined{server: None}` (listeners fill in their address); other members: `MemberJoined` |
@@ -263,6 +264,12 @@ impl Hub {
     /// Whether the hub issued `token` to `user` (simple-im's HTTP `/server/reconnect`).
     pub fn token_is_valid(&self, user: &UserId, token: &str) -> bool {
         self.lock().accounts.token_is_valid(user, token)
+    }
+
+    /// Who holds `token` (simple-im's HTTP `/server/reconnect` tells an unknown token from
+    /// another user's, `/server/failed` needs the token alone).
+    pub fn token_user(&self, token: &str) -> Option<UserId> {
+        self.lock().accounts.token_user(token).cloned()
     }
 
     /// How far `reader` has read `conversation` (as the reader names it).
@@ -516,7 +523,13 @@ impl State {
                 token: Some(token),
             },
         );
-        self.flush_stored(conn);
+        let message_link = self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.options.message_link);
+        if !message_link {
+            self.flush_stored(conn);
+        }
     }
 
     fn bind(&mut self, conn: ConnId, user: &UserId, device: Device) {
@@ -972,6 +985,9 @@ impl State {
         let mut conns = std::mem::take(&mut self.scratch);
         conns.clear();
         self.routes.connections_into(user, &mut conns);
+        if conns.len() > 1 {
+            self.keep_message_links(&mut conns);
+        }
         if conns.is_empty() {
             self.mail.store(user, None, envelope.clone());
             self.stats.stored += 1;
@@ -984,6 +1000,18 @@ impl State {
             }
         }
         self.scratch = conns;
+    }
+
+    /// Of a user's connections, only its message links take messages, if it has any open.
+    fn keep_message_links(&self, conns: &mut Vec<ConnId>) {
+        let is_link = |conn: &ConnId| {
+            self.conns
+                .get(conn)
+                .is_some_and(|c| c.options.message_link && !c.queue.is_closed())
+        };
+        if conns.iter().any(is_link) {
+            conns.retain(is_link);
+        }
     }
 
     /// Queue a message for one connection; false if it must be kept instead.

@@ -1144,3 +1144,65 @@ fn read_receipts_go_to_the_other_participants_and_are_remembered() {
     );
     assert!(drain(&mut c).is_empty());
 }
+
+#[test]
+fn a_message_link_takes_the_messages_and_replays_nothing_at_its_login() {
+    let hub = hub();
+    let (one, mut o) = login(&hub, Dialect::Eutamias, "1");
+    let (main, mut m) = login(&hub, Dialect::Eutamias, "2");
+    hub.handle(
+        one,
+        Command::OpenSession {
+            peer: UserId::from("2"),
+        },
+    )
+    .unwrap();
+    let [Event::SessionOpened { session, .. }] = drain(&mut o)[..] else {
+        panic!("no session");
+    };
+    drain(&mut m);
+    send(&hub, one, Conversation::Session(session), "on the main").unwrap();
+    assert_eq!(contents(&drain(&mut m)), vec!["on the main"]);
+
+    // The switcher link logs in: the unacked message is not handed out again there.
+    let options = AttachOptions {
+        message_link: true,
+        ..AttachOptions::for_dialect(Dialect::Eutamias)
+    };
+    let (link, mut l) = hub.attach_with(Dialect::Eutamias, peer(), options);
+    hub.handle(
+        link,
+        Command::Login {
+            user: UserId::from("2"),
+            secret: None,
+            device: None,
+        },
+    )
+    .unwrap();
+    assert!(matches!(drain(&mut l).as_slice(), [Event::LoggedIn { .. }]));
+
+    // From now on messages go to the link only.
+    send(&hub, one, Conversation::Session(session), "on the link").unwrap();
+    assert_eq!(contents(&drain(&mut l)), vec!["on the link"]);
+    assert!(drain(&mut m).is_empty());
+
+    // Without the link, the main connection takes them again.
+    hub.detach(link);
+    send(
+        &hub,
+        one,
+        Conversation::Session(session),
+        "back on the main",
+    )
+    .unwrap();
+    assert_eq!(contents(&drain(&mut m)), vec!["back on the main"]);
+    hub.handle(
+        main,
+        Command::Ack {
+            conversation: Conversation::Session(session),
+            id: MessageId::Seq(3),
+        },
+    )
+    .unwrap();
+    assert_eq!(hub.stats().pending, 0);
+}
