@@ -47,6 +47,10 @@ pub struct Cli {
     /// drop-connection=0.001, latency=5ms..50ms (comma-separated).
     #[arg(long, value_name = "SPEC")]
     pub chaos: Option<String>,
+    /// Where the embedded server-mock runs: auto (in this process when both ends of every
+    /// connection fit under the open-file limit, else a child process), inline, child.
+    #[arg(long, value_name = "WHERE", default_value = "auto")]
+    pub embedded: crate::embedded::Placement,
     /// Run slice i of n (0-based) of the users; combine the JSON results with `loadgen merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
@@ -192,6 +196,7 @@ async fn run_scenario(cli: &Cli) -> Result<Report> {
     let options = RunOptions {
         shard,
         hdr_log: cli.outputs.hdr_log.is_some(),
+        placement: cli.embedded,
     };
     let outcome = run(scenario, options, tx, abort).await;
     ctrl_c.abort();

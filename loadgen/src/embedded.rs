@@ -22,6 +22,20 @@ const READY: &str = "listening ";
 /// The longest wait for the child to say where it listens.
 const CHILD_START: Duration = Duration::from_secs(15);
 
+/// Where to run the embedded server (`--embedded`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Placement {
+    /// In this process when both ends of every connection fit under the open-file limit,
+    /// else in a child process.
+    #[default]
+    Auto,
+    /// Always in this process.
+    Inline,
+    /// Always in a child process (loadgen's own CPU and memory figures then leave the
+    /// server out).
+    Child,
+}
+
 /// Where the embedded server runs.
 pub enum Embedded {
     InProcess(Server),
@@ -57,10 +71,19 @@ fn config(plan: &Plan) -> ServerConfig {
 
 impl Embedded {
     /// Start a server-mock for `dialect`; its client address.
-    pub async fn start(plan: &Plan, peak_users: u64) -> Result<(Embedded, String)> {
+    pub async fn start(
+        plan: &Plan,
+        peak_users: u64,
+        placement: Placement,
+    ) -> Result<(Embedded, String)> {
         let (dialect, chaos) = (plan.dialect, &plan.chaos);
         let limit = imkit_server_mock::listener::open_file_limit();
-        if fits_in_process(peak_users, limit) {
+        let inline = match placement {
+            Placement::Auto => fits_in_process(peak_users, limit),
+            Placement::Inline => true,
+            Placement::Child => false,
+        };
+        if inline {
             let server = Server::start(config(plan))
                 .await
                 .map_err(|e| Error::EmbeddedServer(describe(&e)))?;
@@ -115,13 +138,20 @@ impl Embedded {
             .strip_prefix(READY)
             .ok_or_else(|| Error::EmbeddedServer(format!("the child said {first:?}")))?
             .to_owned();
+        let why = if placement == Placement::Child {
+            "as asked".to_owned()
+        } else {
+            format!(
+                "{peak_users} users need {} sockets on the two ends, over this process's \
+                 open-file limit of {}",
+                peak_users * 2,
+                limit.unwrap_or(1024)
+            )
+        };
         eprintln!(
             "loadgen: no target given: started an embedded server-mock in a child process \
-             (pid {}; {peak_users} users need {} sockets on the two ends, over this process's \
-             open-file limit of {}), {dialect} at {address}",
+             (pid {}; {why}), {dialect} at {address}",
             child.id().unwrap_or(0),
-            peak_users * 2,
-            limit.unwrap_or(1024),
         );
         Ok((Embedded::Child { child, stdin }, address))
     }

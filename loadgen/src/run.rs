@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
-use crate::embedded::{Embedded, Plan};
+use crate::embedded::{Embedded, Placement, Plan};
 use crate::resources::{self, Resources};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// Keep interval histograms for `--hdr-log`.
     pub hdr_log: bool,
+    /// Where an embedded server-mock runs.
+    pub placement: Placement,
 }
 
 /// What a run produced.
@@ -60,7 +62,7 @@ pub async fn run(
                 chaos: scenario.target.chaos.clone(),
                 seed: scenario.seed,
             };
-            let (server, address) = Embedded::start(&plan, peak).await?;
+            let (server, address) = Embedded::start(&plan, peak, options.placement).await?;
             (address, Some(server))
         }
     };

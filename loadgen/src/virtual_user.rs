@@ -355,26 +355,18 @@ impl<T: Transport> VirtualUser<T> {
     /// is not owed to anyone: it may never have reached the server.
     async fn flush_sends(&mut self) {
         let deadline = Instant::now() + self.ctx.scenario.target.reply_timeout;
+        // Done after a short quiet spell with nothing queued: an event seen meanwhile may
+        // have queued an ack, which must go out too (else the server rightly sends again).
         while Instant::now() < deadline
-            && self
-                .session
-                .as_ref()
-                .is_some_and(|s| s.queued() > 0 || !self.unaccepted.is_empty())
+            && let Some(session) = &self.session
         {
-            let step = Instant::now() + Duration::from_millis(5);
-            if self.pump(Some(step), None, &mut |_| false).await.is_err() {
-                break;
+            let busy = session.queued() > 0 || !self.unaccepted.is_empty();
+            let quiet = Instant::now() + Duration::from_millis(if busy { 5 } else { 3 });
+            match self.pump(Some(quiet), None, &mut |_| true).await {
+                Ok(None) if !busy => break,
+                Ok(_) => {}
+                Err(_) => break,
             }
-        }
-        // The driver took the last command; give it a moment to write it.
-        if self.session.is_some() {
-            let _ = self
-                .pump(
-                    Some(Instant::now() + Duration::from_millis(2)),
-                    None,
-                    &mut |_| false,
-                )
-                .await;
         }
         if !self.unaccepted.is_empty() {
             let n = self.unaccepted.len() as u64;
@@ -570,7 +562,29 @@ impl<T: Transport> VirtualUser<T> {
         };
         let caps = target.dialect.capabilities();
         let hash = recipient_hash(b'u', peer.as_str());
+        // Talk once the partner is there: a message to a user not yet online is owed to no
+        // one (dialects that keep it for later would deliver what the ledger never owed).
+        let started = Instant::now();
+        let deadline = started + target.reply_timeout;
+        self.ctx.metrics.with(|r| r.operations += 1);
+        while self.ctx.roster.get(partner) & 0x0f == state::NOT_YET {
+            if Instant::now() >= deadline || self.stopped() {
+                self.ctx
+                    .metrics
+                    .with(|r| r.error("partner_absent", Some(StepMetric::Match)));
+                return Ok(());
+            }
+            self.pump(
+                Some(Instant::now() + Duration::from_millis(20)),
+                None,
+                &mut |_| false,
+            )
+            .await?;
+        }
         if caps.send_to_user {
+            self.ctx
+                .metrics
+                .with(|r| r.latency(StepMetric::Match, started.elapsed().as_micros() as u64));
             self.talk = Some(Talking {
                 to: Conversation::User(peer),
                 hash,
@@ -580,9 +594,6 @@ impl<T: Transport> VirtualUser<T> {
             return Ok(());
         }
         // A session with a chosen peer: the lower index opens it once the partner is online.
-        let started = Instant::now();
-        let deadline = started + target.reply_timeout;
-        self.ctx.metrics.with(|r| r.operations += 1);
         if self.index < partner {
             while self.ctx.roster.get(partner) & 0x0f != state::ONLINE {
                 if Instant::now() >= deadline || self.stopped() {
