@@ -262,7 +262,8 @@ impl<T: Transport> VirtualUser<T> {
                 user: Some(UserId::from(id)),
                 nick: Some(format!("lg{}", self.index)),
                 secret: Some(target.password.replace("{id}", &id.to_string())),
-                device: Some("loadgen".into()),
+                // simple-im accepts only its list: android, iphone, ipad.
+                device: Some("android".into()),
             },
             CredentialSource::File(_) => {
                 let users = &self.ctx.users_file;
