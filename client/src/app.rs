@@ -187,8 +187,13 @@ async fn event_loop(
         quit |= perform(update(&mut state, action), &net, &notifier);
     }
 
+    // Tests check that a panic gives the terminal back (tests/terminal_restore.rs).
+    let panic_for_test = std::env::var_os("IMCHAT_TEST_PANIC").is_some();
     while !quit {
         terminal.draw(|frame| view(&state, frame))?;
+        if panic_for_test {
+            panic!("IMCHAT_TEST_PANIC is set: panicking after the first frame, as asked");
+        }
         let mut batch: Vec<Action> = Vec::new();
         tokio::select! {
             Some(event) = term_rx.recv() => batch.extend(to_action(event, &keymap, &state)),

@@ -30,9 +30,6 @@ pub fn connect_error(error: &Error, target: &ConnectTarget) -> String {
                 ""
             }
         ),
-        Error::Unsupported { operation, .. } if operation.contains("not built") => format!(
-            "This imchat cannot connect with the {dialect} dialect yet. Try another dialect."
-        ),
         Error::Closed => format!(
             "{address} closed the connection during login. Is it a {dialect} server? Check the dialect."
         ),
@@ -73,10 +70,6 @@ mod tests {
         assert_eq!(
             connect_error(&e, &target()),
             "Nothing is listening at ws://127.0.0.1:1/ws. Is the chat-json server running? Check the address and port."
-        );
-        let e = Error::unsupported(Dialect::ChatJson, "connect (driver not built yet)");
-        assert!(
-            connect_error(&e, &target()).contains("cannot connect with the chat-json dialect yet")
         );
     }
 }

@@ -13,6 +13,7 @@ pub mod explain;
 pub mod keys;
 pub mod net;
 pub mod notify;
+pub mod size_limit;
 pub mod state;
 pub mod terminal;
 pub mod theme;

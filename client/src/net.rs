@@ -267,13 +267,13 @@ mod tests {
             .unwrap();
         match second {
             Some(Action::Net(NetEvent::ConnectFailed(reason))) => {
-                // Until the chat-json driver lands, the driver refuses before dialing.
-                let refused = reason.starts_with(&format!(
-                    "Nothing is listening at ws://127.0.0.1:{port}/ws."
-                ));
-                let unbuilt = reason
-                    == "This imchat cannot connect with the chat-json dialect yet. Try another dialect.";
-                assert!(refused || unbuilt, "{reason}");
+                assert_eq!(
+                    reason,
+                    format!(
+                        "Nothing is listening at ws://127.0.0.1:{port}/ws. Is the chat-json \
+                         server running? Check the address and port."
+                    )
+                );
             }
             other => panic!("expected a connect failure, got {other:?}"),
         }

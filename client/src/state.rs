@@ -127,6 +127,9 @@ pub enum LineBody {
 pub struct Outgoing {
     pub client_ref: String,
     pub delivery: Delivery,
+    /// The server sent it back to us (a group fan-out includes the sender): matched once,
+    /// so a second copy of the same text is not taken for this one.
+    pub echoed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +155,9 @@ pub struct Room {
     pub read_sent: Option<MessageId>,
     /// Why nothing can be sent here any more (partner left, session closed), if so.
     pub ended: Option<String>,
+    /// A session of an account we no longer have: the server may hand its id out again, to
+    /// a new session that must get a room of its own.
+    pub retired: bool,
 }
 
 impl Room {
@@ -166,6 +172,7 @@ impl Room {
             last_incoming: None,
             read_sent: None,
             ended: None,
+            retired: false,
         }
     }
 }
@@ -321,7 +328,7 @@ impl State {
     pub fn room_of(&self, conversation: &Conversation) -> Option<usize> {
         self.rooms
             .iter()
-            .position(|r| r.conversation.as_ref() == Some(conversation))
+            .position(|r| !r.retired && r.conversation.as_ref() == Some(conversation))
     }
 
     pub fn active_room(&self) -> &Room {
@@ -343,6 +350,11 @@ impl State {
             (None, Some(t)) => t.user.clone().unwrap_or_else(|| "me".into()),
             (None, None) => "me".into(),
         }
+    }
+
+    /// Our id for the `n`th message we send (unique across runs through `ref_seed`).
+    pub fn client_ref(&self, n: u64) -> String {
+        format!("{:x}-{n}", self.ref_seed)
     }
 
     pub fn total_unread(&self) -> usize {

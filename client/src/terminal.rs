@@ -2,6 +2,7 @@
 //! before the panic message is printed (so it lands on a usable terminal).
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
@@ -13,10 +14,16 @@ use crossterm::terminal::{
 
 pub struct TerminalGuard;
 
+/// Whether the terminal is ours right now. Restoring twice is not harmless: leaving the
+/// alternate screen again moves the cursor back to where it was saved on entering, so the
+/// panic message printed after the first restore would be overwritten.
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
 impl TerminalGuard {
     pub fn enter(mouse: bool) -> io::Result<TerminalGuard> {
         install_panic_hook();
         enable_raw_mode()?;
+        ENTERED.store(true, Ordering::SeqCst);
         let guard = TerminalGuard;
         let mut out = io::stdout();
         execute!(out, EnterAlternateScreen, EnableBracketedPaste)?;
@@ -33,8 +40,11 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Undo everything `enter` did; safe to call twice.
+/// Undo everything `enter` did, once: later calls do nothing.
 pub fn restore() {
+    if !ENTERED.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let mut out = io::stdout();
     let _ = execute!(
         out,

@@ -383,7 +383,10 @@ fn submit_line(state: &mut State, line: &str, fx: &mut Vec<Effect>) {
     }
     let text = line.strip_prefix('/').unwrap_or(line).to_owned();
     let active = state.active;
-    send_text(state, active, text, fx);
+    if !send_text(state, active, text, fx) {
+        // Refused before it left: give the line back to be edited.
+        state.input.insert_str(line);
+    }
 }
 
 /// Whether a command may go out now; explains when not.
@@ -583,7 +586,9 @@ fn close_room(state: &mut State, index: usize, fx: &mut Vec<Effect>) {
     switch_to(state, next, fx);
 }
 
-fn send_text(state: &mut State, index: usize, text: String, fx: &mut Vec<Effect>) {
+/// Send (or queue) `text` in room `index`; false when it was refused before any line was
+/// added (no conversation here, or too big for the server).
+fn send_text(state: &mut State, index: usize, text: String, fx: &mut Vec<Effect>) -> bool {
     let Some(conversation) = state.rooms[index].conversation.clone() else {
         system(
             state,
@@ -592,15 +597,19 @@ fn send_text(state: &mut State, index: usize, text: String, fx: &mut Vec<Effect>
             "this is the server room: open a conversation first (/match, /msg USER, /join GROUP)"
                 .into(),
         );
-        return;
+        return false;
     };
     state.next_ref += 1;
-    let client_ref = format!("{:x}-{}", state.ref_seed, state.next_ref);
+    let client_ref = state.client_ref(state.next_ref);
     let command = Command::Send {
         to: conversation,
         client_ref: client_ref.clone(),
         content: text.clone(),
     };
+    if let Some(why) = crate::size_limit::refusal(state, &command) {
+        system(state, index, Level::Error, why);
+        return false;
+    }
     let refusal = match (&state.rooms[index].ended, state.dialect()) {
         (Some(why), _) => Some(why.clone()),
         (None, Some(dialect)) => dialect
@@ -640,10 +649,12 @@ fn send_text(state: &mut State, index: usize, text: String, fx: &mut Vec<Effect>
             own: Some(Outgoing {
                 client_ref,
                 delivery,
+                echoed: false,
             }),
         },
     );
     state.rooms[index].scroll = 0;
+    true
 }
 
 /// The state of a message just handed to the connection.
@@ -844,12 +855,16 @@ fn server_event(state: &mut State, event: Event, fx: &mut Vec<Effect>) {
         }
         Event::Registered { user, nick, .. } => {
             state.names.insert(user.clone(), nick.clone());
-            system(
-                state,
-                0,
-                Level::Info,
-                format!("registered as {nick} (id {user})"),
-            );
+            if state.me.is_some() {
+                new_account(state, &user, &nick);
+            } else {
+                system(
+                    state,
+                    0,
+                    Level::Info,
+                    format!("registered as {nick} (id {user})"),
+                );
+            }
             state.me = Some(user);
         }
         Event::LoggedIn { user, .. } => {
@@ -1020,6 +1035,44 @@ fn server_event(state: &mut State, event: Event, fx: &mut Vec<Effect>) {
     }
 }
 
+/// Registered again after a reconnect (chat v1 always, v2 when the resume was refused): the
+/// server knows us under a new account, and every session of the old one is gone with it.
+fn new_account(state: &mut State, user: &UserId, nick: &str) {
+    system(
+        state,
+        0,
+        Level::Notice,
+        format!(
+            "the server gave you a new account after the reconnect: {nick} (id {user}); \
+             your earlier conversations ended with the old one"
+        ),
+    );
+    for index in 1..state.rooms.len() {
+        if !matches!(
+            state.rooms[index].conversation,
+            Some(Conversation::Session(_))
+        ) || state.rooms[index].retired
+        {
+            continue;
+        }
+        state.rooms[index].retired = true;
+        if state.rooms[index].ended.is_some() {
+            continue;
+        }
+        state.rooms[index].ended =
+            Some("this conversation belonged to your old account; /match for a new partner".into());
+        system(
+            state,
+            index,
+            Level::Error,
+            "this conversation ended: after the reconnect the server gave you a new account, \
+             and your partner cannot reach it; /match for a new partner"
+                .into(),
+        );
+    }
+    state.pending_opens.clear();
+}
+
 fn delivered(state: &mut State, message: Message, fx: &mut Vec<Effect>) {
     let Message {
         conversation,
@@ -1027,6 +1080,10 @@ fn delivered(state: &mut State, message: Message, fx: &mut Vec<Effect>) {
         id,
         content,
     } = message;
+    if state.me.as_ref() == Some(&from) {
+        own_copy(state, conversation, id, content, fx);
+        return;
+    }
     let peer = match &conversation {
         Conversation::Group(_) => None,
         _ => Some(from.clone()),
@@ -1061,6 +1118,71 @@ fn delivered(state: &mut State, message: Message, fx: &mut Vec<Effect>) {
         };
         attention(state, index, title, content, fx);
     }
+}
+
+/// A message of ours coming back: a group fans out to its sender too (fishchat topics, the
+/// hub to our other devices). The copy of a line we sent confirms it; another device's
+/// message is shown as ours. Neither counts as unread.
+fn own_copy(
+    state: &mut State,
+    conversation: Conversation,
+    id: Option<MessageId>,
+    content: String,
+    fx: &mut Vec<Effect>,
+) {
+    if let Some(id) = &id
+        && caps(state).delivery_ack
+    {
+        // The server wants every delivery acknowledged, ours included.
+        fx.push(Effect::Send(Command::Ack {
+            conversation: conversation.clone(),
+            id: id.clone(),
+        }));
+    }
+    let index = ensure_room(state, conversation, None);
+    let pending = state.rooms[index]
+        .lines
+        .iter_mut()
+        .find_map(|line| match &mut line.body {
+            LineBody::Message {
+                text, own: Some(o), ..
+            } if !o.echoed
+                && *text == content
+                && matches!(
+                    o.delivery,
+                    Delivery::Sending
+                        | Delivery::Sent
+                        | Delivery::Unconfirmed
+                        | Delivery::Accepted(_)
+                ) =>
+            {
+                Some(o)
+            }
+            _ => None,
+        });
+    if let Some(own) = pending {
+        own.echoed = true;
+        own.delivery = match &own.delivery {
+            Delivery::Accepted(Some(known)) => Delivery::Accepted(Some(known.clone())),
+            _ => Delivery::Accepted(id),
+        };
+        return;
+    }
+    let from = state.my_name();
+    push_line(
+        state,
+        index,
+        LineBody::Message {
+            from,
+            text: content,
+            id: id.clone(),
+            own: Some(Outgoing {
+                client_ref: String::new(),
+                delivery: Delivery::Accepted(id),
+                echoed: true,
+            }),
+        },
+    );
 }
 
 /// Everything up to `up_to` was read: our accepted messages at or before it.

@@ -204,3 +204,22 @@ fn scrolled_back() {
     s.key(KeyAction::PageUp);
     check("scrolled", &s.state, 80, 24);
 }
+
+#[test]
+fn a_line_too_long_for_chat_v1_is_flagged_while_typing() {
+    let mut s = chatting();
+    // {"cmd":"DIALOGUE","requestId":"ab-4","senderId":11,"sessionId":12,"content":""} is 79
+    // bytes: 433 bytes of text fit, 441 are 8 over.
+    for _ in 0..433 {
+        s.act(Action::Insert('x'));
+    }
+    let row = |s: &Session| {
+        let text = screen_text(&draw(&s.state, 80, 24));
+        text.lines().nth(22).unwrap().to_owned()
+    };
+    assert!(!row(&s).contains("too long"), "{}", row(&s));
+    for _ in 0..8 {
+        s.act(Action::Insert('x'));
+    }
+    assert!(row(&s).ends_with(" 8 bytes too long "), "{}", row(&s));
+}

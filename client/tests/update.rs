@@ -606,3 +606,223 @@ fn esc_closes_help_on_the_form_too() {
     update(&mut state, Action::Key(KeyAction::Cancel));
     assert!(!state.help);
 }
+
+#[test]
+fn a_new_account_after_a_reconnect_ends_the_old_sessions_plainly() {
+    let mut s = Session::online_chat();
+    s.matched(12, "10", "bob");
+    s.say("in flight");
+    s.event(Event::Connection(ConnectionState::Lost {
+        reason: "connection closed by peer".into(),
+    }));
+    s.say("typed while away");
+    assert_eq!(delivery(&s, 1, 4), Delivery::Queued);
+    s.take();
+
+    // chat v1 registers anew on every connect: a different account, the sessions are gone.
+    s.event(Event::Registered {
+        user: UserId::new("31"),
+        nick: "alice".into(),
+        token: None,
+    });
+    let fx = s.event(Event::Connection(ConnectionState::Online {
+        reconnect: true,
+    }));
+    assert_eq!(fx, [], "nothing goes into a session of the old account");
+    assert_eq!(s.state.me, Some(UserId::new("31")));
+    assert_eq!(
+        s.lines(0)[s.lines(0).len() - 2],
+        "-- the server gave you a new account after the reconnect: alice (id 31); your \
+         earlier conversations ended with the old one"
+    );
+    assert!(
+        s.lines(1).contains(
+            &"-- this conversation ended: after the reconnect the server gave you a new \
+              account, and your partner cannot reach it; /match for a new partner"
+                .to_owned()
+        ),
+        "{:#?}",
+        s.lines(1)
+    );
+    assert_eq!(
+        delivery(&s, 1, 4),
+        Delivery::NotSent("the conversation ended before the connection came back".into())
+    );
+    // Typing there now is refused with the reason, and /match still works.
+    s.say("hello?");
+    assert!(matches!(
+        delivery(&s, 1, s.state.rooms[1].lines.len() - 1),
+        Delivery::NotSent(why) if why.contains("/match for a new partner")
+    ));
+    assert_eq!(s.say("/match"), [Effect::Send(Command::Match)]);
+
+    // A fresh server hands out the same session id again: a new room, not the old one.
+    s.matched(12, "32", "bob");
+    assert_eq!(s.state.rooms.len(), 3);
+    assert_eq!(s.state.active, 2);
+    assert_eq!(s.lines(2), ["-- matched with bob (session 12)"]);
+    s.take();
+    assert_eq!(s.say("again").len(), 1, "the new session takes messages");
+    assert!(s.state.rooms[1].ended.is_some(), "the old one stays ended");
+}
+
+#[test]
+fn the_first_registration_is_no_new_account() {
+    let s = Session::online_chat();
+    assert_eq!(s.lines(0)[1], "-- registered as alice (id 11)");
+    assert!(!s.lines(0).iter().any(|l| l.contains("new account")));
+}
+
+#[test]
+fn chat_v1_refuses_a_line_above_the_frame_limit_and_keeps_it() {
+    let mut s = Session::online_chat();
+    s.matched(12, "10", "bob");
+    s.take();
+    // {"cmd":"DIALOGUE","requestId":"ab-1","senderId":11,"sessionId":12,"content":"…"}
+    let overhead =
+        r#"{"cmd":"DIALOGUE","requestId":"ab-1","senderId":11,"sessionId":12,"content":""}"#.len();
+    let fits = "x".repeat(512 - overhead);
+    assert_eq!(s.say(&fits).len(), 1, "exactly 512 bytes go out");
+
+    let lines_before = s.state.rooms[1].lines.len();
+    // Multi-byte text counts in bytes: 'é' is two.
+    let long = "é".repeat(300);
+    assert_eq!(
+        s.say(&long),
+        [],
+        "a frame the server would close on is not sent"
+    );
+    assert_eq!(
+        s.state.input.text(),
+        long,
+        "the text is back in the input line"
+    );
+    assert_eq!(s.state.rooms[1].lines.len(), lines_before + 1);
+    // "ab-2" instead of "ab-1": the same length.
+    let frame = overhead + 600;
+    assert_eq!(
+        s.lines(1).last().unwrap(),
+        &format!(
+            "-- too long for chat-json v1: it would make a {}-byte frame, and the server closes \
+             the connection above 512 bytes. Shorten it by at least {} bytes; it is back in the \
+             input line.",
+            frame,
+            frame - 512
+        )
+    );
+    // v2 takes 10 KiB.
+    s.state.input.clear();
+    s.state.target.as_mut().unwrap().chat_v2 = true;
+    assert_eq!(s.say(&long).len(), 1);
+}
+
+#[test]
+fn own_group_messages_coming_back_confirm_the_line_and_are_not_shown_twice() {
+    let mut s = Session::new(Dialect::Fishchat, "7");
+    s.event(Event::LoggedIn {
+        user: UserId::new("7"),
+        token: None,
+    });
+    s.event(Event::Connection(ConnectionState::Online {
+        reconnect: false,
+    }));
+    s.say("/join ops");
+    s.say("same words");
+    s.say("same words");
+    s.take();
+    let room = s.state.active;
+    let ops = Conversation::Group(GroupId::new("ops"));
+    let own_copy = |s: &mut Session| {
+        s.event(Event::Delivered(Message {
+            conversation: ops.clone(),
+            from: UserId::new("7"),
+            id: None,
+            content: "same words".into(),
+        }))
+    };
+    assert_eq!(
+        s.lines(room)[1..],
+        ["7: same words [Sent]", "7: same words [Sent]"]
+    );
+
+    assert_eq!(own_copy(&mut s), []);
+    assert_eq!(
+        s.lines(room)[1..],
+        ["7: same words [Accepted(None)]", "7: same words [Sent]"],
+        "the first copy confirms the first line"
+    );
+    own_copy(&mut s);
+    assert_eq!(
+        s.lines(room)[1..],
+        [
+            "7: same words [Accepted(None)]",
+            "7: same words [Accepted(None)]"
+        ]
+    );
+    assert_eq!(s.state.rooms[room].unread, 0);
+
+    // A third copy matches nothing we sent: another device of ours said it; shown once, as ours.
+    s.act(Action::Key(KeyAction::NextConversation));
+    assert_ne!(s.state.active, room);
+    assert_eq!(own_copy(&mut s), [], "no bell, no notification");
+    assert_eq!(s.lines(room).len(), 4);
+    assert_eq!(s.lines(room)[3], "7: same words [Accepted(None)]");
+    assert_eq!(
+        s.state.rooms[room].unread, 0,
+        "our own words are never unread"
+    );
+}
+
+#[test]
+fn an_own_copy_with_an_id_is_acknowledged_and_names_the_id() {
+    let mut s = Session::new(Dialect::SimpleIm, "13800");
+    s.event(Event::LoggedIn {
+        user: UserId::new("13800"),
+        token: None,
+    });
+    s.event(Event::Connection(ConnectionState::Online {
+        reconnect: false,
+    }));
+    // simple-im has no join: a group appears when it speaks to us.
+    let g1 = Conversation::Group(GroupId::new("g1"));
+    s.event(Event::Delivered(Message {
+        conversation: g1.clone(),
+        from: UserId::new("13900"),
+        id: Some(MessageId::Text("m-8".into())),
+        content: "welcome".into(),
+    }));
+    s.key(KeyAction::NextUnread);
+    s.say("hello group");
+    s.take();
+    let room = s.state.active;
+    assert_eq!(s.state.rooms[room].title, "#g1");
+    assert_eq!(delivery(&s, room, 1), Delivery::Sending);
+    let fx = s.event(Event::Delivered(Message {
+        conversation: g1.clone(),
+        from: UserId::new("13800"),
+        id: Some(MessageId::Text("m-9".into())),
+        content: "hello group".into(),
+    }));
+    assert_eq!(
+        fx,
+        [Effect::Send(Command::Ack {
+            conversation: g1,
+            id: MessageId::Text("m-9".into()),
+        })]
+    );
+    assert_eq!(
+        delivery(&s, room, 1),
+        Delivery::Accepted(Some(MessageId::Text("m-9".into())))
+    );
+    // The server's own accept still finds its message (it stays in flight until then).
+    s.event(Event::Accepted {
+        client_ref: Some("ab-1".into()),
+        id: Some(MessageId::Text("m-9".into())),
+    });
+    assert!(s.state.in_flight.is_empty());
+    assert_eq!(
+        delivery(&s, room, 1),
+        Delivery::Accepted(Some(MessageId::Text("m-9".into())))
+    );
+    assert_eq!(s.state.rooms[room].lines.len(), 2);
+}

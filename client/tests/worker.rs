@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::Session;
-use imkit_client::action::Action;
-use imkit_client::effect::Effect;
+use common::client::Client;
 use imkit_client::net::NetWorker;
 use imkit_client::state::{Delivery, LineBody, Link as LinkState};
 use imkit_protocols::driver::{Connector, Link};
@@ -68,41 +67,6 @@ impl Connector for FakeConnector {
             },
             login,
         ))
-    }
-}
-
-/// The UI loop in miniature: actions from the worker into `update`, effects back out.
-struct Client {
-    session: Session,
-    worker: NetWorker,
-    actions: mpsc::UnboundedReceiver<Action>,
-}
-
-impl Client {
-    fn perform(&mut self, effects: Vec<Effect>) {
-        for effect in effects {
-            match effect {
-                Effect::Connect(target) => self.worker.connect(target),
-                Effect::Send(command) => self.worker.send(command),
-                _ => {}
-            }
-        }
-    }
-
-    /// Apply worker actions until `done` holds for the state.
-    async fn until(&mut self, what: &str, done: impl Fn(&Session) -> bool) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !done(&self.session) {
-            let action = tokio::time::timeout_at(deadline, self.actions.recv())
-                .await
-                .unwrap_or_else(|_| {
-                    panic!("timed out waiting for {what}: {:#?}", self.session.lines(0))
-                })
-                .expect("worker alive");
-            let fx = self.session.act(action).to_vec();
-            self.session.take();
-            self.perform(fx);
-        }
     }
 }
 

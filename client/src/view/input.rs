@@ -51,6 +51,21 @@ pub fn render(state: &State, frame: &mut Frame, area: Rect) {
         spans.push(Span::raw(shown));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    // Said while typing, not only on Enter: the server would drop the connection over it.
+    if let Some(over) = crate::size_limit::input_excess(state) {
+        let warning = format!(" {over} bytes too long ");
+        let width = (warning.len() as u16).min(area.width);
+        let at = Rect::new(area.right() - width, area.y, width, 1);
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                warning,
+                Style::new()
+                    .fg(theme.error)
+                    .add_modifier(Modifier::REVERSED),
+            )),
+            at,
+        );
+    }
     if !state.help {
         let x = area.x + (prompt.len() + width_of(start, cursor)) as u16;
         frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));

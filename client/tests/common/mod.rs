@@ -1,6 +1,8 @@
 //! Building real states by feeding `update` the actions a session would see.
 #![allow(dead_code)]
 
+pub mod client;
+
 use std::time::Duration;
 
 use imkit_client::action::{Action, NetEvent};

@@ -6,22 +6,28 @@ use std::fmt;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::message::CmdSimple;
-use crate::go_json::{Escaping, key_matches, write_string};
+use crate::go_json::{self, Escaping, key_matches};
 use crate::{Dialect, Error, Result};
 
 /// Append the body Go's `json.Encoder` writes for `cmd`: `{"CmdName":…,"Args":[…]}` and a
 /// newline. `Args` is `[]` when empty (never `null`).
 pub fn write_body(cmd: &CmdSimple, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"CmdName\":");
-    write_string(out, &cmd.name, Escaping::Go);
+    write_string(&cmd.name, out);
     out.extend_from_slice(b",\"Args\":[");
     for (i, arg) in cmd.args.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        write_string(out, arg, Escaping::Go);
+        write_string(arg, out);
     }
     out.extend_from_slice(b"]}\n");
+}
+
+/// Append `s` as Go's encoder writes a string (HTML escaping on), for servers that render
+/// frames straight into their own buffer.
+pub fn write_string(s: &str, out: &mut Vec<u8>) {
+    go_json::write_string(out, s, Escaping::Go);
 }
 
 /// The body as a fresh buffer (see [`write_body`]).
