@@ -43,6 +43,14 @@ pub struct Cli {
     /// Message rate for every send step: per user (2/s) or in total (total:20000/s).
     #[arg(long, value_name = "RATE")]
     pub rate: Option<String>,
+    /// Faults for the embedded server-mock, as server-mock's --chaos: drop-delivery=1%,
+    /// drop-connection=0.001, latency=5ms..50ms (comma-separated).
+    #[arg(long, value_name = "SPEC")]
+    pub chaos: Option<String>,
+    /// Where the embedded server-mock runs: auto (in this process when both ends of every
+    /// connection fit under the open-file limit, else a child process), inline, child.
+    #[arg(long, value_name = "WHERE", default_value = "auto")]
+    pub embedded: crate::embedded::Placement,
     /// Run slice i of n (0-based) of the users; combine the JSON results with `loadgen merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
@@ -76,6 +84,17 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// (Internal) the embedded server-mock in a child process, for runs too big to hold both
+    /// ends of every connection in one process. Prints `listening ADDRESS`, stops at stdin EOF.
+    #[command(hide = true)]
+    ServeEmbedded {
+        #[arg(long)]
+        dialect: String,
+        #[arg(long)]
+        chaos: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
 }
 
 /// Run what the arguments ask; the exit code.
@@ -87,6 +106,26 @@ pub async fn main(cli: Cli) -> Result<u8> {
                 .map(|f| report::json::read(f))
                 .collect::<Result<Vec<_>>>()?;
             report::merge(&reports).map_err(|e| Error::Usage(format!("cannot merge: {e}")))?
+        }
+        Some(Command::ServeEmbedded {
+            dialect,
+            chaos,
+            seed,
+        }) => {
+            let dialect =
+                dialect
+                    .parse()
+                    .map_err(|e: imkit_protocols::dialect::UnknownDialect| {
+                        Error::Usage(format!("--dialect: {e}"))
+                    })?;
+            let chaos = parse_chaos(chaos.as_deref())?.unwrap_or_default();
+            let plan = crate::embedded::Plan {
+                dialect,
+                chaos,
+                seed: *seed,
+            };
+            crate::embedded::serve(plan).await?;
+            return Ok(exit::PASSED);
         }
         None => run_scenario(&cli).await?,
     };
@@ -113,7 +152,14 @@ fn overrides(cli: &Cli) -> Result<Overrides> {
             .transpose()
             .map_err(|e| Error::Usage(format!("--duration: {e}")))?,
         rate: cli.rate.clone(),
+        chaos: parse_chaos(cli.chaos.as_deref())?,
     })
+}
+
+fn parse_chaos(text: Option<&str>) -> Result<Option<imkit_server_mock::ChaosConfig>> {
+    text.map(str::parse)
+        .transpose()
+        .map_err(|e: String| Error::Usage(format!("--chaos: {e}")))
 }
 
 async fn run_scenario(cli: &Cli) -> Result<Report> {
@@ -150,6 +196,7 @@ async fn run_scenario(cli: &Cli) -> Result<Report> {
     let options = RunOptions {
         shard,
         hdr_log: cli.outputs.hdr_log.is_some(),
+        placement: cli.embedded,
     };
     let outcome = run(scenario, options, tx, abort).await;
     ctrl_c.abort();

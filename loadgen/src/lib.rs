@@ -5,6 +5,7 @@
 //! The binary is thin: [`cli`] parses arguments, [`run::run`] does the work.
 
 pub mod cli;
+pub mod embedded;
 pub mod error;
 pub mod ledger;
 pub mod live;
@@ -12,6 +13,7 @@ pub mod load_model;
 pub mod marker;
 pub mod metrics;
 pub mod report;
+pub mod resources;
 pub mod roster;
 pub mod run;
 pub mod scenario;

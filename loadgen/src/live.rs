@@ -76,7 +76,7 @@ impl Snapshot {
         let ms = |v: Option<u64>| v.map_or("-".into(), |us| format!("{:.1}ms", us as f64 / 1000.0));
         let failing = self.thresholds.iter().filter(|v| !v.passed).count();
         format!(
-            "[{:>6.1}s {}] users {}/{} · sent {:.0}/s · delivered {:.0}/s · p50 {} p99 {} · lost {} dup {} reord {} · errors {} · thresholds failing {}/{}",
+            "[{:>6.1}s {}] users {}/{} · sent {:.0}/s · delivered {:.0}/s · p50 {} p99 {} · {} {} dup {} reord {} · errors {} · thresholds failing {}/{}",
             self.elapsed_s,
             self.phase,
             self.users_online,
@@ -85,6 +85,12 @@ impl Snapshot {
             p.delivered_per_s,
             ms(p.deliver_p50_us),
             ms(p.deliver_p99_us),
+            // Until the drain is over, what is owed and not here yet may still be on its way.
+            if matches!(self.phase, "ramp" | "load") {
+                "undelivered"
+            } else {
+                "lost"
+            },
             self.ledger
                 .expected
                 .saturating_sub(self.ledger.delivered + self.ledger.late),

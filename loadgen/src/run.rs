@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
-use imkit_server_mock::{Server, ServerConfig};
+use crate::embedded::{Embedded, Placement, Plan};
+use crate::resources::{self, Resources};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
@@ -31,6 +32,8 @@ pub struct RunOptions {
     pub shard: Option<Shard>,
     /// Keep interval histograms for `--hdr-log`.
     pub hdr_log: bool,
+    /// Where an embedded server-mock runs.
+    pub placement: Placement,
 }
 
 /// What a run produced.
@@ -53,20 +56,19 @@ pub async fn run(
     let (address, server) = match &scenario.target.address {
         Some(address) => (address.clone(), None),
         None => {
-            let server = Server::start(ServerConfig::ephemeral(&[dialect]))
-                .await
-                .map_err(|e| Error::EmbeddedServer(e.to_string()))?;
-            let address = server
-                .client_address(dialect)
-                .ok_or_else(|| Error::EmbeddedServer(format!("it has no {dialect} listener")))?;
-            eprintln!(
-                "loadgen: no target given: started an embedded server-mock, {dialect} at {address}"
-            );
+            let peak = u64::from(scenario.peak_users());
+            let plan = Plan {
+                dialect,
+                chaos: scenario.target.chaos.clone(),
+                seed: scenario.seed,
+            };
+            let (server, address) = Embedded::start(&plan, peak, options.placement).await?;
             (address, Some(server))
         }
     };
     let embedded = server.is_some();
-    let outcome = run_with(
+    let in_process = server.as_ref().is_some_and(Embedded::in_process);
+    let mut outcome = run_with(
         Arc::new(scenario),
         Drivers,
         address,
@@ -76,6 +78,11 @@ pub async fn run(
         abort,
     )
     .await;
+    if let Ok(outcome) = &mut outcome
+        && let Some(cost) = &mut outcome.report.resources
+    {
+        cost.server_in_process = in_process;
+    }
     if let Some(server) = server {
         server.shutdown().await;
     }
@@ -318,6 +325,15 @@ pub async fn run_with<T: Transport>(
         duration_s,
     );
     report.judge(&scenario.thresholds);
+    if let (Some(cpu_ms), Some(peak_rss_kib)) = (resources::cpu_ms(), resources::peak_rss_kib()) {
+        report.set_resources(Resources {
+            cpu_ms,
+            peak_rss_kib,
+            // `run` says whether its embedded server was in this process; a caller's own
+            // transport (tests) lives here.
+            server_in_process: embedded,
+        });
+    }
     let started_at = SystemTime::now() - epoch.elapsed();
     Ok(Outcome {
         report,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use imkit_protocols::{Capabilities, Command, Conversation, Dialect, GroupId, MessageId, UserId};
+use imkit_server_mock::ChaosConfig;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use toml::Spanned;
@@ -48,6 +49,8 @@ pub struct Target {
     pub source_addresses: u8,
     /// chat-json: speak v2.
     pub chat_v2: bool,
+    /// Faults the embedded server-mock injects (server-mock's `--chaos`); off by default.
+    pub chaos: ChaosConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -322,6 +325,7 @@ struct TargetFile {
     reply_timeout: Option<Dur>,
     source_addresses: Option<u8>,
     chat_v2: Option<bool>,
+    chaos: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -406,6 +410,8 @@ pub struct Overrides {
     pub duration: Option<Duration>,
     /// Message rate per user (`2/s`) or in total (`total:20000/s`).
     pub rate: Option<String>,
+    /// Faults for the embedded server-mock (`--chaos drop-delivery=1%`).
+    pub chaos: Option<ChaosConfig>,
 }
 
 /// Content bytes of a message when `size` is not given.
@@ -564,9 +570,28 @@ impl Resolver<'_> {
                 format!("the {dialect} dialect cannot {can}; {hint}"),
             ));
         }
+        let address = overrides.target.clone().or(raw.address);
+        let chaos = match (&overrides.chaos, &raw.chaos) {
+            (Some(chaos), _) => chaos.clone(),
+            (None, Some(text)) => text
+                .get_ref()
+                .parse()
+                .map_err(|e: String| self.error(text.span(), "target.chaos", e))?,
+            (None, None) => ChaosConfig::default(),
+        };
+        if !chaos.is_off() && address.is_some() {
+            let span = raw.chaos.as_ref().map_or(0..0, |c| c.span());
+            return Err(self.error(
+                span,
+                "target.chaos",
+                "chaos is injected by the embedded server-mock: leave the address (and --target) \
+                 out, or run `server-mock --chaos ...` yourself",
+            ));
+        }
         Ok(Target {
             dialect,
-            address: overrides.target.clone().or(raw.address),
+            address,
+            chaos,
             credentials,
             user_id_base: raw.user_id_base.unwrap_or(1_000_000),
             password: raw.password.unwrap_or_else(|| "secret-{id}".into()),

@@ -22,6 +22,10 @@ pub trait Session: Send + 'static {
     fn recv(&mut self) -> impl Future<Output = Option<Event>> + Send;
     /// Log out and close.
     fn close(self) -> impl Future<Output = ()> + Send;
+    /// Commands handed over and not yet taken by the connection's task.
+    fn queued(&self) -> usize {
+        0
+    }
 }
 
 /// The real thing: `imkit_protocols::Connection`.
@@ -44,5 +48,8 @@ impl Session for Connection {
     }
     async fn close(self) {
         Connection::close(self).await
+    }
+    fn queued(&self) -> usize {
+        Connection::queued(self)
     }
 }

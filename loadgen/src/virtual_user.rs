@@ -83,12 +83,15 @@ pub struct VirtualUser<T: Transport> {
     seq: u64,
     auto_ack: bool,
     auto_read: bool,
-    /// Sent, not yet accepted: (seq, intended µs). Bounded.
-    unaccepted: VecDeque<(u64, u64)>,
+    /// Sent, not yet accepted: (seq, intended µs, deliveries owed once it is). Bounded.
+    unaccepted: VecDeque<(u64, u64, u64)>,
     /// Accepted with a server id, for timing read receipts. Bounded.
     unread: VecDeque<(MessageId, u64)>,
     last_delivered: Option<(Conversation, MessageId)>,
     lost_at: Option<Instant>,
+    /// The conversation comes from `match`: when it ends (the partner left, or a reconnect
+    /// made us a new account), match again before the next send.
+    matching: bool,
     rng: SmallRng,
 }
 
@@ -136,6 +139,7 @@ impl<T: Transport> VirtualUser<T> {
             unread: VecDeque::new(),
             last_delivered: None,
             lost_at: None,
+            matching: false,
             rng: SmallRng::seed_from_u64(seed),
         })
     }
@@ -258,7 +262,8 @@ impl<T: Transport> VirtualUser<T> {
                 user: Some(UserId::from(id)),
                 nick: Some(format!("lg{}", self.index)),
                 secret: Some(target.password.replace("{id}", &id.to_string())),
-                device: Some("loadgen".into()),
+                // simple-im accepts only its list: android, iphone, ipad.
+                device: Some("android".into()),
             },
             CredentialSource::File(_) => {
                 let users = &self.ctx.users_file;
@@ -346,7 +351,37 @@ impl<T: Transport> VirtualUser<T> {
         Ok(())
     }
 
+    /// Before we drop or close our connection: let what we queued go out, and wait for the
+    /// server to accept what it has (bounded by the reply timeout). What stays unaccepted
+    /// is not owed to anyone: it may never have reached the server.
+    async fn flush_sends(&mut self) {
+        let deadline = Instant::now() + self.ctx.scenario.target.reply_timeout;
+        // Done after a short quiet spell with nothing queued: an event seen meanwhile may
+        // have queued an ack, which must go out too (else the server rightly sends again).
+        while Instant::now() < deadline
+            && let Some(session) = &self.session
+        {
+            let busy = session.queued() > 0 || !self.unaccepted.is_empty();
+            let quiet = Instant::now() + Duration::from_millis(if busy { 5 } else { 3 });
+            match self.pump(Some(quiet), None, &mut |_| true).await {
+                Ok(None) if !busy => break,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        if !self.unaccepted.is_empty() {
+            let n = self.unaccepted.len() as u64;
+            self.unaccepted.clear();
+            self.ctx.metrics.with(|r| {
+                for _ in 0..n {
+                    r.error("unaccepted", Some(StepMetric::Accept));
+                }
+            });
+        }
+    }
+
     async fn reconnect(&mut self) -> Result<(), Halt> {
+        self.flush_sends().await;
         let Some(session) = self.session.take() else {
             return self.connect().await;
         };
@@ -357,7 +392,13 @@ impl<T: Transport> VirtualUser<T> {
         match self.open(true).await {
             Ok((session, _)) => {
                 self.session = Some(session);
+                let before = self.user.clone();
                 self.online().await?;
+                if before != self.user && self.talk.as_ref().is_some_and(|t| !t.group) {
+                    // No resume in this dialect (chat-json v1): we are a new account, and
+                    // the old session ended with the old one.
+                    self.talk = None;
+                }
                 let us = started.elapsed().as_micros() as u64;
                 self.ctx
                     .metrics
@@ -410,6 +451,7 @@ impl<T: Transport> VirtualUser<T> {
                 }
             }
         }
+        self.flush_sends().await;
         if let Some(session) = self.session.take() {
             self.ctx.metrics.with(|r| r.operations += 1);
             session.close().await;
@@ -421,6 +463,11 @@ impl<T: Transport> VirtualUser<T> {
     // ---- conversations ----
 
     async fn find_match(&mut self) -> Result<(), Halt> {
+        self.matching = true;
+        // Someone else's MATCH may have picked us already (the hub pushes SessionOpened).
+        if self.talk.is_some() {
+            return Ok(());
+        }
         let started = Instant::now();
         let deadline = started + self.ctx.scenario.target.reply_timeout;
         self.ctx.metrics.with(|r| r.operations += 1);
@@ -444,13 +491,13 @@ impl<T: Transport> VirtualUser<T> {
                 | Some(Event::SessionOpened { session, peer, .. }) => {
                     let us = started.elapsed().as_micros() as u64;
                     self.ctx.metrics.with(|r| r.latency(StepMetric::Match, us));
-                    let peer_index = self.ctx.roster.index_of(peer.as_str()).unwrap_or(u32::MAX);
-                    self.talk = Some(Talking {
-                        to: Conversation::Session(session),
-                        hash: recipient_hash(b'u', peer.as_str()),
-                        peers: peer_index..peer_index.saturating_add(1),
-                        group: false,
-                    });
+                    self.adopt_session(session, &peer);
+                    return Ok(());
+                }
+                Some(_) if self.talk.is_some() => {
+                    // A peer's MATCH picked us while ours found nobody.
+                    let us = started.elapsed().as_micros() as u64;
+                    self.ctx.metrics.with(|r| r.latency(StepMetric::Match, us));
                     return Ok(());
                 }
                 Some(_) => {
@@ -472,6 +519,17 @@ impl<T: Transport> VirtualUser<T> {
             .metrics
             .with(|r| r.error("match_timeout", Some(StepMetric::Match)));
         Ok(())
+    }
+
+    /// Talk in a two-party session with `peer` (ours, or one a peer opened with us).
+    fn adopt_session(&mut self, session: imkit_protocols::SessionId, peer: &UserId) {
+        let peer_index = self.ctx.roster.index_of(peer.as_str()).unwrap_or(u32::MAX);
+        self.talk = Some(Talking {
+            to: Conversation::Session(session),
+            hash: recipient_hash(b'u', peer.as_str()),
+            peers: peer_index..peer_index.saturating_add(1),
+            group: false,
+        });
     }
 
     fn partner(&self) -> Option<u32> {
@@ -505,7 +563,29 @@ impl<T: Transport> VirtualUser<T> {
         };
         let caps = target.dialect.capabilities();
         let hash = recipient_hash(b'u', peer.as_str());
+        // Talk once the partner is there: a message to a user not yet online is owed to no
+        // one (dialects that keep it for later would deliver what the ledger never owed).
+        let started = Instant::now();
+        let deadline = started + target.reply_timeout;
+        self.ctx.metrics.with(|r| r.operations += 1);
+        while self.ctx.roster.get(partner) & 0x0f == state::NOT_YET {
+            if Instant::now() >= deadline || self.stopped() {
+                self.ctx
+                    .metrics
+                    .with(|r| r.error("partner_absent", Some(StepMetric::Match)));
+                return Ok(());
+            }
+            self.pump(
+                Some(Instant::now() + Duration::from_millis(20)),
+                None,
+                &mut |_| false,
+            )
+            .await?;
+        }
         if caps.send_to_user {
+            self.ctx
+                .metrics
+                .with(|r| r.latency(StepMetric::Match, started.elapsed().as_micros() as u64));
             self.talk = Some(Talking {
                 to: Conversation::User(peer),
                 hash,
@@ -515,9 +595,6 @@ impl<T: Transport> VirtualUser<T> {
             return Ok(());
         }
         // A session with a chosen peer: the lower index opens it once the partner is online.
-        let started = Instant::now();
-        let deadline = started + target.reply_timeout;
-        self.ctx.metrics.with(|r| r.operations += 1);
         if self.index < partner {
             while self.ctx.roster.get(partner) & 0x0f != state::ONLINE {
                 if Instant::now() >= deadline || self.stopped() {
@@ -698,6 +775,9 @@ impl<T: Transport> VirtualUser<T> {
     }
 
     async fn send_one(&mut self, intended: Instant, size: usize) -> Result<(), Halt> {
+        if self.talk.is_none() && self.matching {
+            self.find_match().await?;
+        }
         let Some(talk) = self.talk.clone() else {
             self.ctx.metrics.with(|r| r.error("no_conversation", None));
             return Ok(());
@@ -742,18 +822,25 @@ impl<T: Transport> VirtualUser<T> {
         {
             return Err(Halt::Disconnected);
         }
+        // Where the server accepts, deliveries are owed once it has: a message still
+        // unaccepted when our connection goes away may never have reached it.
         self.ctx.metrics.with(|r| {
             r.ledger.sent += 1;
-            r.ledger.expected += owed;
+            if !caps.server_accept {
+                r.ledger.expected += owed;
+            }
         });
         if caps.server_accept {
-            if self.unaccepted.len() == UNACCEPTED_MAX {
-                self.unaccepted.pop_front();
-                self.ctx
-                    .metrics
-                    .with(|r| r.error("accept_missing", Some(StepMetric::Accept)));
+            if self.unaccepted.len() == UNACCEPTED_MAX
+                && let Some((_, _, owed)) = self.unaccepted.pop_front()
+            {
+                // Too long without an answer: assume it got there.
+                self.ctx.metrics.with(|r| {
+                    r.ledger.expected += owed;
+                    r.error("accept_missing", Some(StepMetric::Accept));
+                });
             }
-            self.unaccepted.push_back((seq, intended_us));
+            self.unaccepted.push_back((seq, intended_us, owed));
         }
         Ok(())
     }
@@ -884,15 +971,17 @@ impl<T: Transport> VirtualUser<T> {
                     ))
                 });
                 let entry = match parsed {
-                    Some((seq, t)) => {
-                        self.unaccepted.retain(|(s, _)| *s != seq);
-                        Some((seq, t))
-                    }
+                    Some((seq, t)) => match self.unaccepted.iter().position(|e| e.0 == seq) {
+                        Some(at) => self.unaccepted.remove(at),
+                        // Given up on already (and owed then).
+                        None => Some((seq, t, 0)),
+                    },
                     None => self.unaccepted.pop_front(),
                 };
-                if let Some((_, intended_us)) = entry {
+                if let Some((_, intended_us, owed)) = entry {
                     self.ctx.metrics.with(|r| {
                         r.ledger.accepted += 1;
+                        r.ledger.expected += owed;
                         r.latency(StepMetric::Accept, now_us.saturating_sub(intended_us));
                     });
                     if let Some(id) = id {
@@ -914,10 +1003,23 @@ impl<T: Transport> VirtualUser<T> {
                 }
             }
             Event::Registered { user, token, .. } | Event::LoggedIn { user, token } => {
+                let changed = self.user.as_ref().is_some_and(|u| u != user);
                 self.user = Some(user.clone());
                 if token.is_some() {
                     self.token = token.clone();
                 }
+                if changed {
+                    // The driver reconnected as a new account (chat-json v1): messages are
+                    // now addressed to the new id, and a matched session died with the old.
+                    self.recipient.user_hash = recipient_hash(b'u', user.as_str());
+                    self.ctx.roster.remember(user.as_str(), self.index);
+                    if self.talk.as_ref().is_some_and(|t| !t.group) {
+                        self.talk = None;
+                    }
+                }
+            }
+            Event::SessionOpened { session, peer, .. } if self.talk.is_none() => {
+                self.adopt_session(*session, peer);
             }
             Event::PartnerLeft { .. } | Event::SessionClosed { .. }
                 if self.talk.as_ref().is_some_and(|t| !t.group) =>

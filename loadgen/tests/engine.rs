@@ -198,6 +198,7 @@ async fn run(text: &str, hub: Arc<Hub>) -> imkit_loadgen::Result<imkit_loadgen::
     let options = RunOptions {
         shard: None,
         hdr_log: true,
+        ..RunOptions::default()
     };
     tokio::time::timeout(
         std::time::Duration::from_secs(60),
@@ -303,6 +304,7 @@ async fn shards_merge_into_the_whole() {
             RunOptions {
                 shard,
                 hdr_log: false,
+                ..RunOptions::default()
             },
             tx,
             CancellationToken::new(),

@@ -98,6 +98,7 @@ fn a_good_scenario_resolves_fully() {
         target: Some("127.0.0.1:9".into()),
         dialect: Some(Dialect::SimpleIm),
         rate: Some("total:50/s".into()),
+        chaos: None,
     };
     let s = Scenario::parse("t.toml", GOOD, &o).unwrap();
     assert_eq!(s.peak_users(), 100);

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ledger::LedgerCounts;
 use crate::metrics::{Interval, TimelinePoint};
+use crate::resources::{self, Resources};
 use crate::shard::Shard;
 use crate::thresholds::{LedgerField, Metric, Stat, StepMetric, Threshold, Verdict};
 
@@ -41,6 +42,12 @@ pub struct Report {
     /// Delivered messages per second over the run.
     pub throughput: f64,
     pub timeline: Vec<TimelinePoint>,
+    /// What loadgen itself cost (absent where `/proc` is not there).
+    pub resources: Option<Resources>,
+    /// loadgen CPU ms per 1,000 messages, each sent and received once.
+    pub cpu_ms_per_1000_messages: Option<f64>,
+    /// Peak RSS over the most users online at once, KiB.
+    pub rss_kib_per_user: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,9 +181,21 @@ impl Report {
                 0.0
             },
             timeline,
+            resources: None,
+            cpu_ms_per_1000_messages: None,
+            rss_kib_per_user: None,
         };
         report.judge(thresholds);
         report
+    }
+
+    /// Attach what the run cost and derive the per-message and per-user figures.
+    pub fn set_resources(&mut self, cost: Resources) {
+        let messages = resources::messages(self.ledger.sent, self.ledger.delivered);
+        self.cpu_ms_per_1000_messages = (messages > 0.0).then(|| cost.cpu_ms * 1000.0 / messages);
+        self.rss_kib_per_user = (self.users.max_online > 0)
+            .then(|| cost.peak_rss_kib as f64 / self.users.max_online as f64);
+        self.resources = Some(cost);
     }
 
     /// Judge every threshold against this report (sets `passed`).
@@ -327,5 +346,24 @@ pub fn merge(reports: &[Report]) -> Result<Report, String> {
         started: merged.users.started,
         max_online,
     };
-    Ok(Report::build(&facts, &totals, timeline, &thresholds))
+    let mut whole = Report::build(&facts, &totals, timeline, &thresholds);
+    // Shards are separate processes: their costs add up, and so do their peaks of users.
+    if reports.iter().all(|r| r.resources.is_some()) {
+        let cost = reports.iter().filter_map(|r| r.resources).fold(
+            Resources {
+                cpu_ms: 0.0,
+                peak_rss_kib: 0,
+                server_in_process: false,
+            },
+            |a, r| Resources {
+                cpu_ms: a.cpu_ms + r.cpu_ms,
+                peak_rss_kib: a.peak_rss_kib + r.peak_rss_kib,
+                server_in_process: a.server_in_process || r.server_in_process,
+            },
+        );
+        let peaks: i64 = reports.iter().map(|r| r.users.max_online).sum();
+        whole.set_resources(cost);
+        whole.rss_kib_per_user = (peaks > 0).then(|| cost.peak_rss_kib as f64 / peaks as f64);
+    }
+    Ok(whole)
 }

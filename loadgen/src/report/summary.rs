@@ -79,6 +79,22 @@ pub fn render(r: &Report) -> String {
     for (kind, n) in &r.errors.by_kind {
         let _ = writeln!(out, "        {kind}: {n}");
     }
+    if let Some(cost) = &r.resources {
+        let per = |v: Option<f64>, unit: &str| v.map_or("-".into(), |v| format!("{v:.1} {unit}"));
+        let _ = writeln!(
+            out,
+            "cost    cpu {:.0} ms ({} per 1,000 messages) · peak rss {} KiB ({} per user){}",
+            cost.cpu_ms,
+            per(r.cpu_ms_per_1000_messages, "ms"),
+            cost.peak_rss_kib,
+            per(r.rss_kib_per_user, "KiB"),
+            if cost.server_in_process {
+                " · the embedded server-mock ran in this process and is counted in"
+            } else {
+                ""
+            }
+        );
+    }
     if !r.thresholds.is_empty() {
         let _ = writeln!(out);
         for v in &r.thresholds {

@@ -114,6 +114,12 @@ impl Connection {
         self.commands.send(command).await.map_err(|_| Error::Closed)
     }
 
+    /// Commands queued and not yet taken by the driver (a caller about to drop the
+    /// connection can let them go out first).
+    pub fn queued(&self) -> usize {
+        self.commands.max_capacity() - self.commands.capacity()
+    }
+
     /// A cloneable handle for sending from another task.
     pub fn sender(&self) -> CommandSender {
         CommandSender {
