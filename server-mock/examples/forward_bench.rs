@@ -275,6 +275,7 @@ async fn open_peer(
             tokio::spawn(read_tcp(
                 read,
                 shared.clone(),
+                (out_tx.clone(), index),
                 control_tx,
                 inbound_window.clone(),
             ));
@@ -474,9 +475,12 @@ async fn write_tcp(mut write: tokio::net::tcp::OwnedWriteHalf, mut out: mpsc::Re
     }
 }
 
+/// Reads frames; a fishchat delivery is acknowledged (`P2P_ACK [me, uuid]`) as the original
+/// client does, so the server can let go of it.
 async fn read_tcp(
     mut read: tokio::net::tcp::OwnedReadHalf,
     shared: Arc<Shared>,
+    (out, me): (mpsc::Sender<Out>, u64),
     control: mpsc::Sender<String>,
     window: Arc<OnceLock<Arc<Semaphore>>>,
 ) {
@@ -510,10 +514,26 @@ async fn read_tcp(
             };
             if is_delivery {
                 count_delivery(&shared, &window);
+                if let Some(uuid) = last_string_arg(body)
+                    && shared.protocol == Protocol::Fishchat
+                {
+                    let ack = format!(r#"{{"CmdName":"P2P_ACK","Args":["u{me}","{uuid}"]}}"#);
+                    if out.send(Out::Bytes(fish_frame(&ack))).await.is_err() {
+                        return;
+                    }
+                }
             } else {
                 let _ = control.try_send(String::from_utf8_lossy(body).into_owned());
             }
             buffer.advance(4 + len);
         }
     }
+}
+
+/// The last string of a `{"CmdName":…,"Args":[…,"x"]}` body (a fishchat uuid).
+fn last_string_arg(body: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(body).ok()?;
+    let end = text.rfind("\"]")?;
+    let start = text[..end].rfind('"')? + 1;
+    Some(&text[start..end])
 }
