@@ -3,7 +3,8 @@
 
 use std::future::Future;
 
-use imkit_protocols::{Command, Connection, DriverConfig, Event};
+use imkit_protocols::driver::InlineConnection;
+use imkit_protocols::{Command, DriverConfig, Event};
 
 /// Opens sessions.
 pub trait Transport: Send + Sync + 'static {
@@ -17,7 +18,10 @@ pub trait Transport: Send + Sync + 'static {
 
 /// One logged-in client connection.
 pub trait Session: Send + 'static {
-    fn send(&self, command: Command) -> impl Future<Output = imkit_protocols::Result<()>> + Send;
+    fn send(
+        &mut self,
+        command: Command,
+    ) -> impl Future<Output = imkit_protocols::Result<()>> + Send;
     /// The next event; `None` once the connection is over.
     fn recv(&mut self) -> impl Future<Output = Option<Event>> + Send;
     /// Log out and close.
@@ -28,28 +32,29 @@ pub trait Session: Send + 'static {
     }
 }
 
-/// The real thing: `imkit_protocols::Connection`.
+/// The real thing: `imkit_protocols`' drivers, run inline in each virtual user's task (no
+/// driver task and no channels per connection: one task wake-up per message, not three).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Drivers;
 
 impl Transport for Drivers {
-    type Session = Connection;
-    async fn connect(&self, config: DriverConfig) -> imkit_protocols::Result<Connection> {
-        Connection::connect(config).await
+    type Session = InlineConnection;
+    async fn connect(&self, config: DriverConfig) -> imkit_protocols::Result<InlineConnection> {
+        InlineConnection::connect(config).await
     }
 }
 
-impl Session for Connection {
-    async fn send(&self, command: Command) -> imkit_protocols::Result<()> {
-        Connection::send(self, command).await
+impl Session for InlineConnection {
+    async fn send(&mut self, command: Command) -> imkit_protocols::Result<()> {
+        InlineConnection::send(self, command).await
     }
     async fn recv(&mut self) -> Option<Event> {
-        Connection::recv(self).await
+        InlineConnection::recv(self).await
     }
     async fn close(self) {
-        Connection::close(self).await
+        InlineConnection::close(self).await
     }
     fn queued(&self) -> usize {
-        Connection::queued(self)
+        InlineConnection::queued(self)
     }
 }

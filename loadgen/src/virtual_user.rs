@@ -852,7 +852,7 @@ impl<T: Transport> VirtualUser<T> {
         error: &'static str,
         step: Option<StepMetric>,
     ) -> bool {
-        let Some(session) = &self.session else {
+        let Some(session) = self.session.as_mut() else {
             self.ctx.metrics.with(|r| r.error("not_connected", step));
             return false;
         };

@@ -93,7 +93,7 @@ impl Transport for Loopback {
 }
 
 impl Session for LoopSession {
-    async fn send(&self, command: Command) -> imkit_protocols::Result<()> {
+    async fn send(&mut self, command: Command) -> imkit_protocols::Result<()> {
         let hub = &self.hub;
         match command {
             Command::Send {

@@ -16,6 +16,11 @@ use crate::{Error, Result};
 /// A client WebSocket over a plain TCP stream (no TLS: every original speaks plain `ws://`).
 pub type WsStream = WebSocketStream<TcpStream>;
 
+/// Initial read and write buffer of a framed client link (tokio-util's default is 8 KiB each):
+/// a chat message is a few hundred bytes, and 10,000 connections at 16 KiB each would be
+/// 160 MB. The buffers still grow for a larger frame (up to the frame limit).
+pub const LINK_BUFFER: usize = 1024;
+
 /// WebSocket settings: a small read buffer (tungstenite's 128 KiB default costs far more than
 /// a chat connection needs) and message/frame limits at `max_frame`.
 pub fn ws_config(max_frame: usize) -> WebSocketConfig {

@@ -8,6 +8,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
+use imkit_protocols::driver::InlineConnection;
 use imkit_protocols::fishchat::{Cmd, frame_bytes};
 use imkit_protocols::{
     Command, Connection, ConnectionState, Conversation, Credentials, Dialect, DriverConfig, Error,
@@ -47,7 +48,54 @@ async fn read_frame(stream: &mut TcpStream) -> Vec<u8> {
     .expect("a frame from the client")
 }
 
-async fn next_event(conn: &mut Connection) -> Event {
+/// Both ways of driving a connection: in a task of its own, or inline in the caller's task.
+trait Client: Sized {
+    async fn open(config: DriverConfig) -> imkit_protocols::Result<Self>;
+    async fn recv(&mut self) -> Option<Event>;
+    async fn send(&mut self, command: Command) -> imkit_protocols::Result<()>;
+}
+
+impl Client for Connection {
+    async fn open(config: DriverConfig) -> imkit_protocols::Result<Self> {
+        Connection::connect(config).await
+    }
+    async fn recv(&mut self) -> Option<Event> {
+        Connection::recv(self).await
+    }
+    async fn send(&mut self, command: Command) -> imkit_protocols::Result<()> {
+        Connection::send(self, command).await
+    }
+}
+
+impl Client for InlineConnection {
+    async fn open(config: DriverConfig) -> imkit_protocols::Result<Self> {
+        InlineConnection::connect(config).await
+    }
+    async fn recv(&mut self) -> Option<Event> {
+        InlineConnection::recv(self).await
+    }
+    async fn send(&mut self, command: Command) -> imkit_protocols::Result<()> {
+        InlineConnection::send(self, command).await
+    }
+}
+
+/// What the server saw next, while the client is being driven (an inline connection only
+/// writes its heartbeats while its owner waits for events). No event may come meanwhile.
+async fn seen_while_driving<C: Client, T>(
+    conn: &mut C,
+    seen: &mut mpsc::UnboundedReceiver<T>,
+) -> T {
+    timeout(WAIT, async {
+        tokio::select! {
+            got = seen.recv() => got.expect("the server is running"),
+            event = conn.recv() => panic!("unexpected event {event:?}"),
+        }
+    })
+    .await
+    .expect("the server saw something in time")
+}
+
+async fn next_event<C: Client>(conn: &mut C) -> Event {
     timeout(WAIT, conn.recv())
         .await
         .expect("an event in time")
@@ -55,7 +103,7 @@ async fn next_event(conn: &mut Connection) -> Event {
 }
 
 /// The next event that is not a heartbeat-era connection notice we do not care about.
-async fn expect_event(conn: &mut Connection, expected: Event) {
+async fn expect_event<C: Client>(conn: &mut C, expected: Event) {
     let got = next_event(conn).await;
     assert_eq!(got, expected);
 }
@@ -82,6 +130,15 @@ async fn gateway(listener: TcpListener, msg_server: String, rounds: usize) {
 
 #[tokio::test]
 async fn lookup_login_heartbeat_bad_frame_and_reconnect() {
+    lookup_login_heartbeat_bad_frame_and_reconnect_with::<Connection>().await;
+}
+
+#[tokio::test]
+async fn the_inline_driver_does_the_same_in_the_callers_task() {
+    lookup_login_heartbeat_bad_frame_and_reconnect_with::<InlineConnection>().await;
+}
+
+async fn lookup_login_heartbeat_bad_frame_and_reconnect_with<C: Client>() {
     let gw = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let ms = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let ms_addr = ms.local_addr().unwrap().to_string();
@@ -135,13 +192,10 @@ async fn lookup_login_heartbeat_bad_frame_and_reconnect() {
         stream
     });
 
-    let mut conn = timeout(
-        WAIT,
-        Connection::connect(config(Dialect::Fishchat, gw_addr)),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let mut conn = timeout(WAIT, C::open(config(Dialect::Fishchat, gw_addr)))
+        .await
+        .unwrap()
+        .unwrap();
 
     expect_event(
         &mut conn,
@@ -186,7 +240,7 @@ async fn lookup_login_heartbeat_bad_frame_and_reconnect() {
     .await;
 
     // The heartbeat, exactly as the reference client writes it.
-    let heartbeat = timeout(WAIT, seen.recv()).await.unwrap().unwrap();
+    let heartbeat = seen_while_driving(&mut conn, &mut seen).await;
     assert_eq!(
         heartbeat,
         (

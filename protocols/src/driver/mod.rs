@@ -4,6 +4,7 @@
 //! take it, reconnect with backoff, logging in again and rejoining groups).
 
 mod backoff;
+mod inline;
 mod link;
 
 use std::collections::BTreeSet;
@@ -16,6 +17,7 @@ use tokio::time::{Instant as TokioInstant, sleep, sleep_until};
 use tokio_util::task::AbortOnDropHandle;
 
 pub use backoff::ReconnectPolicy;
+pub use inline::InlineConnection;
 pub use link::{Connector, Link, Ready};
 
 use crate::{Command, ConnectionState, Dialect, Error, Event, GroupId, Result, UserId};

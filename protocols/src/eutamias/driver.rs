@@ -54,7 +54,11 @@ impl Dial {
         let config = &self.config;
         let stream =
             crate::net::connect_tcp(address, config.local_addr, config.connect_timeout).await?;
-        let mut conn = Framed::new(stream, ClientCodec::new(config.max_frame));
+        let mut conn = Framed::with_capacity(
+            stream,
+            ClientCodec::new(config.max_frame),
+            crate::net::LINK_BUFFER,
+        );
         let login = LoginReq {
             id: self.user,
             passwd: self.secret.clone(),

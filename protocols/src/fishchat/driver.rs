@@ -71,7 +71,11 @@ impl Connector for FishchatConnector {
         tracing::debug!(%server, reconnect, dialect = %self.dialect, "connecting to the msg_server");
         let stream = connect_tcp(&server, config.local_addr, config.connect_timeout).await?;
         let mut link = FishchatLink {
-            framed: Framed::new(stream, Codec::for_dialect(self.dialect, config.max_frame)),
+            framed: Framed::with_capacity(
+                stream,
+                Codec::for_dialect(self.dialect, config.max_frame),
+                crate::net::LINK_BUFFER,
+            ),
             ctx: self.ctx.clone(),
             write_timeout: config.reply_timeout,
         };
@@ -90,9 +94,10 @@ impl Connector for FishchatConnector {
 /// closes. Returns the msg_server address.
 async fn look_up(config: &DriverConfig) -> Result<String> {
     let stream = connect_tcp(&config.address, config.local_addr, config.connect_timeout).await?;
-    let mut framed = Framed::new(
+    let mut framed = Framed::with_capacity(
         stream,
         Codec::for_dialect(Dialect::Fishchat, config.max_frame),
+        crate::net::LINK_BUFFER,
     );
     let exchange = async {
         framed.send(&Cmd::ReqMsgServer).await?;

@@ -224,7 +224,11 @@ impl SimpleImConnector {
     ) -> Result<Framed<TcpStream, ClientCodec>> {
         let stream =
             crate::net::connect_tcp(node, config.local_addr, config.connect_timeout).await?;
-        Ok(Framed::new(stream, ClientCodec::new(config.max_frame)))
+        Ok(Framed::with_capacity(
+            stream,
+            ClientCodec::new(config.max_frame),
+            crate::net::LINK_BUFFER,
+        ))
     }
 
     fn context(&self, session: &Session) -> Context {
