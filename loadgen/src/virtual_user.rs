@@ -767,20 +767,25 @@ impl<T: Transport> VirtualUser<T> {
             if self.stopped() {
                 return Err(Halt::Stopped);
             }
-            self.send_one(intended, size).await?;
+            if !self.send_one(intended, size).await? {
+                // Nobody left to talk to (the partner left and no one is free): one error
+                // for the step, not one match attempt per remaining message.
+                break;
+            }
             sent += 1;
             intended += self.gap(send);
         }
         Ok(())
     }
 
-    async fn send_one(&mut self, intended: Instant, size: usize) -> Result<(), Halt> {
+    /// Send one message; `false` when there is no conversation to send it into.
+    async fn send_one(&mut self, intended: Instant, size: usize) -> Result<bool, Halt> {
         if self.talk.is_none() && self.matching {
             self.find_match().await?;
         }
         let Some(talk) = self.talk.clone() else {
             self.ctx.metrics.with(|r| r.error("no_conversation", None));
-            return Ok(());
+            return Ok(false);
         };
         let intended_us = intended
             .saturating_duration_since(self.ctx.epoch)
@@ -842,7 +847,7 @@ impl<T: Transport> VirtualUser<T> {
             }
             self.unaccepted.push_back((seq, intended_us, owed));
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Hand a command to the connection; false when there is no connection any more.
