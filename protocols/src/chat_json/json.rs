@@ -32,6 +32,25 @@ impl Document {
     }
 }
 
+/// The string and number fields of a client frame, however they were read (Go's way, or the
+/// fast way for exact frames, [`super::exact::ExactFields`]).
+pub(crate) trait FrameFields {
+    /// A Go `string` field (empty when absent).
+    fn string(&self, name: &str) -> String;
+    /// A Go `uint64` field (zero when absent).
+    fn u64(&self, name: &str) -> u64;
+}
+
+impl FrameFields for Fields {
+    fn string(&self, name: &str) -> String {
+        Fields::string(self, name)
+    }
+
+    fn u64(&self, name: &str) -> u64 {
+        Fields::u64(self, name)
+    }
+}
+
 /// The members of one JSON object, in document order, duplicates kept.
 #[derive(Debug, Default)]
 pub(crate) struct Fields(Vec<(String, Value)>);

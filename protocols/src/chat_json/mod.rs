@@ -52,6 +52,7 @@
 
 pub mod codec;
 mod driver;
+mod exact;
 mod json;
 pub mod mapping;
 pub mod message;
