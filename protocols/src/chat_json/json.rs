@@ -181,7 +181,7 @@ impl ObjectWriter {
             self.out.push(b',');
         }
         self.empty = false;
-        write_string(&mut self.out, key, self.escaping);
+        self.quoted(key);
         self.out.push(b':');
     }
 
