@@ -9,7 +9,8 @@
 
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use super::json::{Document, Fields};
+use super::exact::ExactFields;
+use super::json::{Document, Fields, FrameFields};
 use super::message::{ClientMessage, Code, ServerMessage, SignalData, SignalType, Version};
 use crate::{Dialect, Error, Result};
 
@@ -75,10 +76,20 @@ fn fields(text: &str, limit: usize) -> Result<std::result::Result<Fields, Ignore
 
 /// Decode the payload of a client text frame (what a broker reads).
 pub fn decode_client_text(text: &str, limit: usize) -> Result<Inbound<ClientMessage>> {
-    let f = match fields(text, limit)? {
-        Ok(f) => f,
-        Err(ignored) => return Ok(Inbound::Ignored(ignored)),
-    };
+    check_len(text.len(), limit)?;
+    // Real clients write the field names exactly: read those frames straight into their
+    // fields; the Go-compatible reading gives the same values for them, and takes the rest.
+    if let Some(exact) = ExactFields::parse(text) {
+        return Ok(client_message(&exact));
+    }
+    Ok(match fields(text, limit)? {
+        Ok(f) => client_message(&f),
+        Err(ignored) => Inbound::Ignored(ignored),
+    })
+}
+
+/// The message a client frame's fields make.
+fn client_message(f: &impl FrameFields) -> Inbound<ClientMessage> {
     let cmd = f.string("cmd");
     let (message, version) = match cmd.as_str() {
         "CRT_ACCOUNT" | "CRT_ACCOUNT_REQ" => (
@@ -129,12 +140,12 @@ pub fn decode_client_text(text: &str, limit: usize) -> Result<Inbound<ClientMess
             },
             false,
         ),
-        _ => return Ok(Inbound::Ignored(Ignored::UnknownCmd(cmd))),
+        _ => return Inbound::Ignored(Ignored::UnknownCmd(cmd)),
     };
-    Ok(Inbound::Message {
+    Inbound::Message {
         message,
         version: if version { Version::V1 } else { Version::V2 },
-    })
+    }
 }
 
 /// Decode the payload of a server text frame (what a client reads). v1 and v2 names differ

@@ -32,6 +32,25 @@ impl Document {
     }
 }
 
+/// The string and number fields of a client frame, however they were read (Go's way, or the
+/// fast way for exact frames, [`super::exact::ExactFields`]).
+pub(crate) trait FrameFields {
+    /// A Go `string` field (empty when absent).
+    fn string(&self, name: &str) -> String;
+    /// A Go `uint64` field (zero when absent).
+    fn u64(&self, name: &str) -> u64;
+}
+
+impl FrameFields for Fields {
+    fn string(&self, name: &str) -> String {
+        Fields::string(self, name)
+    }
+
+    fn u64(&self, name: &str) -> u64 {
+        Fields::u64(self, name)
+    }
+}
+
 /// The members of one JSON object, in document order, duplicates kept.
 #[derive(Debug, Default)]
 pub(crate) struct Fields(Vec<(String, Value)>);
@@ -137,10 +156,21 @@ pub(crate) struct ObjectWriter {
     escaping: Escaping,
 }
 
+/// Room for a typical frame (a push with a short content is ~100 bytes), so writing one
+/// allocates once instead of growing the buffer member by member.
+const TYPICAL_OBJECT: usize = 128;
+
 impl ObjectWriter {
     pub(crate) fn new(escaping: Escaping) -> Self {
+        Self::with_capacity(escaping, TYPICAL_OBJECT)
+    }
+
+    /// A writer whose buffer holds `capacity` bytes before it grows.
+    pub(crate) fn with_capacity(escaping: Escaping, capacity: usize) -> Self {
+        let mut out = Vec::with_capacity(capacity.max(2));
+        out.push(b'{');
         ObjectWriter {
-            out: vec![b'{'],
+            out,
             empty: true,
             escaping,
         }
@@ -151,26 +181,57 @@ impl ObjectWriter {
             self.out.push(b',');
         }
         self.empty = false;
-        write_string(&mut self.out, key, self.escaping);
+        self.quoted(key);
         self.out.push(b':');
     }
 
     pub(crate) fn string(mut self, key: &str, value: &str) -> Self {
         self.key(key);
-        write_string(&mut self.out, value, self.escaping);
+        self.quoted(value);
         self
+    }
+
+    /// `value` as a string literal. Most strings on the wire (ids, chat text) need no
+    /// escaping: copy those in one go rather than char by char.
+    fn quoted(&mut self, value: &str) {
+        if value.bytes().all(|b| is_plain(b, self.escaping)) {
+            self.out.reserve(value.len() + 2);
+            self.out.push(b'"');
+            self.out.extend_from_slice(value.as_bytes());
+            self.out.push(b'"');
+        } else {
+            write_string(&mut self.out, value, self.escaping);
+        }
     }
 
     pub(crate) fn u64(mut self, key: &str, value: u64) -> Self {
         self.key(key);
-        self.out.extend_from_slice(value.to_string().as_bytes());
+        self.number(value);
         self
     }
 
     pub(crate) fn i32(mut self, key: &str, value: i32) -> Self {
         self.key(key);
-        self.out.extend_from_slice(value.to_string().as_bytes());
+        if value < 0 {
+            self.out.push(b'-');
+        }
+        self.number(u64::from(value.unsigned_abs()));
         self
+    }
+
+    /// Decimal digits, without the `String` a `to_string` would allocate per number.
+    fn number(&mut self, mut value: u64) {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (value % 10) as u8;
+            value /= 10;
+            if value == 0 {
+                break;
+            }
+        }
+        self.out.extend_from_slice(&digits[start..]);
     }
 
     /// A nested object, already printed.
@@ -206,6 +267,18 @@ impl ObjectWriter {
     }
 }
 
+/// Whether `write_string` would copy byte `b` unchanged: printable ASCII other than the
+/// quote and the backslash (and, for Go, the HTML-sensitive `<`, `>`, `&`). Non-ASCII takes
+/// the slow path too (U+2028/U+2029 are escaped for Go).
+fn is_plain(b: u8, escaping: Escaping) -> bool {
+    match b {
+        b'"' | b'\\' => false,
+        b'<' | b'>' | b'&' => escaping == Escaping::Browser,
+        0x20..0x80 => true,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +294,57 @@ mod tests {
         assert_eq!(f.string("id"), "x");
         assert_eq!(f.i32("id"), -3);
         assert_eq!(f.u64("other"), 0);
+    }
+
+    /// The copy-through path must print exactly what `write_string` prints.
+    #[test]
+    fn plain_strings_print_as_write_string_does() {
+        let mut samples: Vec<String> = (0u8..0x80).map(|b| format!("a{}z", b as char)).collect();
+        samples.extend(
+            [
+                "",
+                "hello world",
+                "é",
+                "\u{2028}",
+                "x\u{2029}",
+                "日本",
+                "<b>&",
+            ]
+            .map(String::from),
+        );
+        for escaping in [Escaping::Go, Escaping::Browser] {
+            for sample in &samples {
+                let mut expected = Vec::new();
+                write_string(&mut expected, sample, escaping);
+                let mut writer = ObjectWriter::new(escaping);
+                writer.quoted(sample);
+                assert_eq!(
+                    writer.out[1..],
+                    expected[..],
+                    "{sample:?} with {escaping:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn numbers_print_in_decimal() {
+        let json = ObjectWriter::new(Escaping::Go)
+            .u64("a", 0)
+            .u64("b", u64::MAX)
+            .i32("c", i32::MIN)
+            .i32("d", -7)
+            .i32("e", i32::MAX)
+            .u64("f", 1_000_000)
+            .finish();
+        assert_eq!(
+            json,
+            format!(
+                r#"{{"a":0,"b":{},"c":{},"d":-7,"e":{},"f":1000000}}"#,
+                u64::MAX,
+                i32::MIN,
+                i32::MAX
+            )
+        );
     }
 }

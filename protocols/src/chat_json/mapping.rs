@@ -116,10 +116,14 @@ pub fn client_from_command(command: &Command, ctx: &Context) -> Result<ClientMes
 /// Server side: the neutral command a client frame asks for. Ids in the body (`senderId`,
 /// `accountId`) are dropped; see [`ClientMessage::claimed_account`] for them.
 pub fn command_from_client(message: &ClientMessage) -> Command {
+    into_command(message.clone())
+}
+
+/// [`command_from_client`] for a message that is no longer needed: its strings move into the
+/// command instead of being copied (the broker's path for every frame).
+pub fn into_command(message: ClientMessage) -> Command {
     match message {
-        ClientMessage::CreateAccount { nick_name } => Command::Register {
-            nick: nick_name.clone(),
-        },
+        ClientMessage::CreateAccount { nick_name } => Command::Register { nick: nick_name },
         ClientMessage::Match { .. } => Command::Match,
         ClientMessage::Dialogue {
             request_id,
@@ -127,21 +131,21 @@ pub fn command_from_client(message: &ClientMessage) -> Command {
             content,
             ..
         } => Command::Send {
-            to: Conversation::Session(SessionId(*session_id)),
-            client_ref: request_id.clone(),
-            content: content.clone(),
+            to: Conversation::Session(SessionId(session_id)),
+            client_ref: request_id,
+            content,
         },
         ClientMessage::Pong { .. } => Command::Pong,
         ClientMessage::ViewedAck {
             session_id, msg_id, ..
         } => Command::Read {
-            conversation: Conversation::Session(SessionId(*session_id)),
-            up_to: MessageId::Seq(*msg_id),
+            conversation: Conversation::Session(SessionId(session_id)),
+            up_to: MessageId::Seq(msg_id),
         },
         ClientMessage::Ping { .. } => Command::Ping,
         ClientMessage::Reconnect { account_id, token } => Command::Resume {
-            user: UserId::from(*account_id),
-            token: token.clone(),
+            user: UserId::from(account_id),
+            token,
             device: None,
         },
     }

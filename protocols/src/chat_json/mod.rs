@@ -52,6 +52,7 @@
 
 pub mod codec;
 mod driver;
+mod exact;
 mod json;
 pub mod mapping;
 pub mod message;
@@ -62,7 +63,7 @@ pub use codec::{
 };
 pub use driver::{ChatConnector, ChatLink};
 pub use mapping::{
-    Context, READ_DONE, client_from_command, command_from_client, events_from_server,
+    Context, READ_DONE, client_from_command, command_from_client, events_from_server, into_command,
     server_from_event,
 };
 pub use message::{ClientMessage, Code, ServerMessage, SignalData, SignalType, Version};

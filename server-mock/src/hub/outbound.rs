@@ -187,24 +187,22 @@ impl Outbound {
     /// write a batch and flush once. Returns how many were added to `into`.
     pub fn try_recv_many(&mut self, into: &mut Vec<Event>, max: usize) -> usize {
         let now = Instant::now();
-        let mut taken = Vec::new();
-        {
-            let mut state = self.queue.lock();
-            while taken.len() < max {
-                match state.slots.front() {
-                    Some(slot) if slot.due.is_none_or(|d| d <= now) => {
-                        if let Some(slot) = state.slots.pop_front() {
-                            taken.push(slot.item);
-                        }
-                        state.credit = state.credit.saturating_sub(1);
+        let before = into.len();
+        // Rendered under the lock (a clone of a shared envelope, no waiting): this saves
+        // collecting the items in a vector of their own first, per batch.
+        let mut state = self.queue.lock();
+        while into.len() - before < max {
+            match state.slots.front() {
+                Some(slot) if slot.due.is_none_or(|d| d <= now) => {
+                    if let Some(slot) = state.slots.pop_front() {
+                        into.push(self.render(slot.item));
                     }
-                    _ => break,
+                    state.credit = state.credit.saturating_sub(1);
                 }
+                _ => break,
             }
         }
-        let n = taken.len();
-        into.extend(taken.into_iter().map(|item| self.render(item)));
-        n
+        into.len() - before
     }
 
     /// Why the hub closed this queue, once it did.

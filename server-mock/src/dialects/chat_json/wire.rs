@@ -5,8 +5,8 @@
 
 use futures_util::{SinkExt, StreamExt};
 use imkit_protocols::chat_json::{
-    ClientMessage, Code, Context, Inbound, ServerMessage, Version, command_from_client,
-    decode_client_text, server_from_event,
+    ClientMessage, Code, Context, Inbound, ServerMessage, Version, decode_client_text,
+    into_command, server_from_event,
 };
 use imkit_protocols::{Command, Dialect, Error, Event, Result};
 use tokio::net::TcpStream;
@@ -125,7 +125,7 @@ impl ChatWire {
             }
             ClientMessage::Match { .. } | ClientMessage::ViewedAck { .. } => {}
         }
-        Ok(Some(command_from_client(&message)))
+        Ok(Some(into_command(message)))
     }
 
     /// Whether the account the body names is the socket's own. The original trusts it; a

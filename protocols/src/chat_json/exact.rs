@@ -1,0 +1,264 @@
+//! The fast path for reading a client frame: the members of an object whose keys are exactly
+//! the broker's field names, each at most once, each value of its field's type. That is every
+//! frame a real client writes, and for those Go's case-insensitive, last-wins, wrong-type-is-zero
+//! reading (see [`super::json::Fields`]) gives exactly these values, so the frame can be read
+//! straight into typed slots, borrowing its strings, without building a document first.
+//! Anything else (another key, a repeat, a wrongly typed value, not an object, not JSON) is
+//! "not exact" and goes the Go-compatible way.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+
+use super::json::FrameFields;
+
+/// The client fields of the broker, by their exact names.
+#[derive(Debug, Default)]
+pub(crate) struct ExactFields<'a> {
+    cmd: Option<Cow<'a, str>>,
+    nick_name: Option<Cow<'a, str>>,
+    request_id: Option<Cow<'a, str>>,
+    content: Option<Cow<'a, str>>,
+    token: Option<Cow<'a, str>>,
+    account_id: Option<u64>,
+    sender_id: Option<u64>,
+    session_id: Option<u64>,
+    msg_id: Option<u64>,
+}
+
+impl<'a> ExactFields<'a> {
+    /// `None` when `text` is not an exact frame (then read it with [`super::json::Document`]).
+    pub(crate) fn parse(text: &'a str) -> Option<ExactFields<'a>> {
+        serde_json::from_str(text).ok()
+    }
+
+    fn string_slot(&self, name: &str) -> Option<&Option<Cow<'a, str>>> {
+        Some(match name {
+            "cmd" => &self.cmd,
+            "nickName" => &self.nick_name,
+            "requestId" => &self.request_id,
+            "content" => &self.content,
+            "token" => &self.token,
+            _ => return None,
+        })
+    }
+
+    fn u64_slot(&self, name: &str) -> Option<Option<u64>> {
+        Some(match name {
+            "accountId" => self.account_id,
+            "senderId" => self.sender_id,
+            "sessionId" => self.session_id,
+            "msgId" => self.msg_id,
+            _ => return None,
+        })
+    }
+}
+
+impl FrameFields for ExactFields<'_> {
+    fn string(&self, name: &str) -> String {
+        self.string_slot(name)
+            .and_then(Option::as_deref)
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    fn u64(&self, name: &str) -> u64 {
+        self.u64_slot(name).flatten().unwrap_or(0)
+    }
+}
+
+/// A key of an exact frame.
+enum Key {
+    Cmd,
+    NickName,
+    RequestId,
+    Content,
+    Token,
+    AccountId,
+    SenderId,
+    SessionId,
+    MsgId,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name of the broker, exactly")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "cmd" => Key::Cmd,
+                    "nickName" => Key::NickName,
+                    "requestId" => Key::RequestId,
+                    "content" => Key::Content,
+                    "token" => Key::Token,
+                    "accountId" => Key::AccountId,
+                    "senderId" => Key::SenderId,
+                    "sessionId" => Key::SessionId,
+                    "msgId" => Key::MsgId,
+                    // Perhaps a case variant Go would match: not exact.
+                    other => return Err(E::unknown_field(other, &[])),
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// A JSON string, borrowed from the frame where it has no escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(s)))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+/// A non-negative integer literal that fits a `u64` (what `Value::as_u64` accepts); a
+/// negative, fractional or huge number is not exact.
+struct Unsigned(u64);
+
+impl<'de> Deserialize<'de> for Unsigned {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct UnsignedVisitor;
+        impl Visitor<'_> for UnsignedVisitor {
+            type Value = Unsigned;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an unsigned integer")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Unsigned, E> {
+                Ok(Unsigned(n))
+            }
+        }
+        deserializer.deserialize_any(UnsignedVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for ExactFields<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ExactVisitor)
+    }
+}
+
+struct ExactVisitor;
+
+/// Fill `slot` once; a repeated key is not exact (Go's last-wins rule would apply).
+fn fill<T, E: de::Error>(slot: &mut Option<T>, value: T) -> Result<(), E> {
+    if slot.is_some() {
+        return Err(E::custom("repeated key"));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+impl<'de> Visitor<'de> for ExactVisitor {
+    type Value = ExactFields<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExactFields<'de>, A::Error> {
+        let mut f = ExactFields::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Cmd => fill(&mut f.cmd, map.next_value::<Text>()?.0)?,
+                Key::NickName => fill(&mut f.nick_name, map.next_value::<Text>()?.0)?,
+                Key::RequestId => fill(&mut f.request_id, map.next_value::<Text>()?.0)?,
+                Key::Content => fill(&mut f.content, map.next_value::<Text>()?.0)?,
+                Key::Token => fill(&mut f.token, map.next_value::<Text>()?.0)?,
+                Key::AccountId => fill(&mut f.account_id, map.next_value::<Unsigned>()?.0)?,
+                Key::SenderId => fill(&mut f.sender_id, map.next_value::<Unsigned>()?.0)?,
+                Key::SessionId => fill(&mut f.session_id, map.next_value::<Unsigned>()?.0)?,
+                Key::MsgId => fill(&mut f.msg_id, map.next_value::<Unsigned>()?.0)?,
+            }
+        }
+        Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat_json::json::Document;
+
+    fn exact(text: &str) -> bool {
+        ExactFields::parse(text).is_some()
+    }
+
+    #[test]
+    fn reads_what_clients_write() {
+        let text =
+            r#"{"cmd":"DIALOGUE","requestId":"r\"2","senderId":11,"sessionId":10,"content":"yo"}"#;
+        let f = ExactFields::parse(text).expect("exact");
+        assert_eq!(f.string("cmd"), "DIALOGUE");
+        assert_eq!(f.string("requestId"), "r\"2");
+        assert_eq!(f.u64("senderId"), 11);
+        assert_eq!(f.u64("sessionId"), 10);
+        assert_eq!(f.string("content"), "yo");
+        assert_eq!(f.u64("msgId"), 0);
+        assert_eq!(f.string("token"), "");
+    }
+
+    #[test]
+    fn leaves_the_rest_to_the_go_reader() {
+        assert!(exact(r#"{}"#));
+        assert!(!exact(r#"{"cmd":"PONG","CMD":"X"}"#), "a case variant");
+        assert!(!exact(r#"{"cmd":"PONG","cmd":"PONG"}"#), "a repeat");
+        assert!(!exact(r#"{"cmd":"PONG","accountId":-1}"#), "negative");
+        assert!(!exact(r#"{"cmd":"PONG","accountId":1.0}"#), "fractional");
+        assert!(
+            !exact(r#"{"cmd":"PONG","accountId":"1"}"#),
+            "a string for a number"
+        );
+        assert!(!exact(r#"{"cmd":1}"#), "a number for a string");
+        assert!(!exact(r#"{"cmd":"PONG","extra":null}"#), "an unknown key");
+        assert!(!exact(r#"{"cmd":"PONG"} x"#), "trailing garbage");
+        assert!(!exact(r#"["cmd"]"#), "not an object");
+        assert!(
+            !exact(r#"{"cmd":"PONG","accountId":18446744073709551616}"#),
+            "too big"
+        );
+    }
+
+    /// Where the fast path answers, the Go reader agrees field by field.
+    #[test]
+    fn agrees_with_the_go_reader() {
+        for text in [
+            r#"{"cmd":"DIALOGUE","requestId":"a\u0041","senderId":0,"sessionId":18446744073709551615,"content":"é\n"}"#,
+            r#"{"content":"","cmd":"CRT_ACCOUNT","nickName":"n","token":"t","msgId":3,"accountId":4}"#,
+            r#" { "c\u006dd" : "PONG" } "#,
+        ] {
+            let fast = ExactFields::parse(text).expect("exact");
+            let Some(Document::Object(slow)) = Document::parse(text) else {
+                panic!("an object: {text}");
+            };
+            for name in ["cmd", "nickName", "requestId", "content", "token"] {
+                assert_eq!(fast.string(name), slow.string(name), "{name} in {text}");
+            }
+            for name in ["accountId", "senderId", "sessionId", "msgId"] {
+                assert_eq!(fast.u64(name), slow.u64(name), "{name} in {text}");
+            }
+        }
+    }
+}
