@@ -11,9 +11,11 @@ use crate::units::{parse_duration, split_unit};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepMetric {
-    /// Dial, lookup hop and login, as the driver does them in one call.
+    /// The whole connect: lookup hop, dial and login.
     Connect,
+    /// The lookup hop that names the server (fishchat, simple-im, eutamias).
     Lookup,
+    /// The login exchange, from its first byte to the server's answer.
     Login,
     Match,
     /// From a message's intended send time to the server's accept.

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use imkit_protocols::driver::InlineConnection;
+use imkit_protocols::driver::{ConnectTimings, InlineConnection};
 use imkit_protocols::{Command, DriverConfig, Event};
 
 /// Opens sessions.
@@ -29,6 +29,10 @@ pub trait Session: Send + 'static {
     /// Commands handed over and not yet taken by the connection's task.
     fn queued(&self) -> usize {
         0
+    }
+    /// The lookup and login times of the last (re)connect (the driver connects in one call).
+    fn connect_timings(&self) -> ConnectTimings {
+        ConnectTimings::default()
     }
 }
 
@@ -56,5 +60,8 @@ impl Session for InlineConnection {
     }
     fn queued(&self) -> usize {
         InlineConnection::queued(self)
+    }
+    fn connect_timings(&self) -> ConnectTimings {
+        InlineConnection::connect_timings(self)
     }
 }

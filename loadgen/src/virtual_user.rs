@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use imkit_protocols::driver::ConnectTimings;
 use imkit_protocols::{
     Command, ConnectionState, Conversation, Credentials, DriverConfig, Event, GroupId, MessageId,
     ReconnectPolicy, UserId,
@@ -297,6 +298,21 @@ impl<T: Transport> VirtualUser<T> {
         }
     }
 
+    /// The whole connect (`None` for a reconnect, timed as such) and its lookup and login.
+    fn record_connect(&self, connect_us: Option<u64>, phases: ConnectTimings) {
+        self.ctx.metrics.with(|r| {
+            if let Some(us) = connect_us {
+                r.latency(StepMetric::Connect, us);
+            }
+            if let Some(lookup) = phases.lookup {
+                r.latency(StepMetric::Lookup, lookup.as_micros() as u64);
+            }
+            if let Some(login) = phases.login {
+                r.latency(StepMetric::Login, login.as_micros() as u64);
+            }
+        });
+    }
+
     async fn connect(&mut self) -> Result<(), Halt> {
         if self.session.is_some() {
             return Ok(());
@@ -304,9 +320,7 @@ impl<T: Transport> VirtualUser<T> {
         self.ctx.metrics.with(|r| r.operations += 1);
         match self.open(false).await {
             Ok((session, us)) => {
-                self.ctx
-                    .metrics
-                    .with(|r| r.latency(StepMetric::Connect, us));
+                self.record_connect(Some(us), session.connect_timings());
                 self.ctx.reached.fetch_add(1, Ordering::Relaxed);
                 self.session = Some(session);
                 self.online().await
@@ -391,6 +405,7 @@ impl<T: Transport> VirtualUser<T> {
         drop(session); // a drop, not a logout: the server sees the connection vanish
         match self.open(true).await {
             Ok((session, _)) => {
+                self.record_connect(None, session.connect_timings());
                 self.session = Some(session);
                 let before = self.user.clone();
                 self.online().await?;

@@ -174,7 +174,7 @@ fn smoke_runs_green_against_the_embedded_mock() {
 
 /// A shipped per-dialect scenario, made short, with its thresholds replaced by exact ledger
 /// ones (the shipped latency thresholds are for release builds on a quiet machine).
-fn short_run(dialect: &str) {
+fn short_run(dialect: &str, has_lookup: bool) {
     let dir = scratch(dialect);
     let shipped = std::fs::read_to_string(format!("{SCENARIOS}/{dialect}.toml")).unwrap();
     let body = shipped.split("[thresholds]").next().unwrap();
@@ -196,36 +196,43 @@ fn short_run(dialect: &str) {
         "{}",
         out.json["users"]
     );
+    // Every connect is timed whole and in its phases: a login each, a lookup hop where the
+    // dialect has one.
+    let connects = count(&out.json, "steps.connect.count");
+    assert!(connects >= 18, "{}", out.json["steps"]);
+    assert_eq!(count(&out.json, "steps.login.count"), connects, "{dialect}");
+    let lookups = count(&out.json, "steps.lookup.count");
+    assert_eq!(lookups, if has_lookup { connects } else { 0 }, "{dialect}");
 }
 
 #[test]
 fn chat_json_short_run() {
-    short_run("chat-json");
+    short_run("chat-json", false);
 }
 
 #[test]
 fn newim_short_run() {
-    short_run("newim");
+    short_run("newim", false);
 }
 
 #[test]
 fn fishchat_short_run() {
-    short_run("fishchat");
+    short_run("fishchat", true);
 }
 
 #[test]
 fn fishchat_text_short_run() {
-    short_run("fishchat-text");
+    short_run("fishchat-text", false);
 }
 
 #[test]
 fn simple_im_short_run() {
-    short_run("simple-im");
+    short_run("simple-im", true);
 }
 
 #[test]
 fn eutamias_short_run() {
-    short_run("eutamias");
+    short_run("eutamias", true);
 }
 
 /// server-mock's chaos drops 1% of deliveries on purpose: the ledger reports about 1% lost,

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use super::codec::{Inbound, decode_server_frame};
 use super::mapping::{Context, client_from_command, events_from_server};
 use super::message::{ClientMessage, Code, ServerMessage, Version};
-use crate::driver::{Connector, Link};
+use crate::driver::{ConnectTimings, Connector, Link};
 use crate::net::{WsStream, connect_ws};
 use crate::{Command, DriverConfig, Error, Event, Result, UserId};
 
@@ -22,6 +22,7 @@ pub struct ChatConnector {
     nick: String,
     /// The account of the last link, with its v2 token.
     account: Option<(u64, String)>,
+    timings: ConnectTimings,
 }
 
 impl ChatConnector {
@@ -39,6 +40,7 @@ impl ChatConnector {
             },
             nick,
             account: None,
+            timings: ConnectTimings::default(),
         }
     }
 
@@ -75,6 +77,7 @@ impl Connector for ChatConnector {
         if let (Version::V2, true, Some((account_id, token))) =
             (self.version, reconnect, self.account.clone())
         {
+            let login_started = Instant::now();
             link.write(&ClientMessage::Reconnect {
                 account_id,
                 token: token.clone(),
@@ -91,6 +94,10 @@ impl Connector for ChatConnector {
             match reply {
                 ServerMessage::ReconnectResult { code } if code.is_success() => {
                     link.ctx.account_id = account_id;
+                    self.timings = ConnectTimings {
+                        lookup: None,
+                        login: Some(login_started.elapsed()),
+                    };
                     events.push(Event::LoggedIn {
                         user: UserId::from(account_id),
                         token: Some(token),
@@ -113,6 +120,7 @@ impl Connector for ChatConnector {
             }
         }
 
+        let login_started = Instant::now();
         link.write(&ClientMessage::CreateAccount {
             nick_name: self.nick.clone(),
         })
@@ -143,8 +151,16 @@ impl Connector for ChatConnector {
         }
         link.ctx.account_id = *account_id;
         self.account = Some((*account_id, token.clone()));
+        self.timings = ConnectTimings {
+            lookup: None,
+            login: Some(login_started.elapsed()),
+        };
         events.extend(events_from_server(&reply, &link.ctx));
         Ok((link, events))
+    }
+
+    fn timings(&self) -> ConnectTimings {
+        self.timings
     }
 }
 

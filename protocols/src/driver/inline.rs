@@ -13,7 +13,7 @@ use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use tokio::time::{Instant, sleep_until};
 
-use super::{Connector, Link, Ready};
+use super::{ConnectTimings, Connector, Link, Ready};
 use crate::{Command, ConnectionState, Dialect, DriverConfig, Error, Event, GroupId, Result};
 
 /// How long [`InlineConnection::close`] may take to let queued commands and the logout out.
@@ -77,6 +77,11 @@ impl InlineConnection {
         self.driver.queued()
     }
 
+    /// The lookup and login times of the last (re)connect.
+    pub fn connect_timings(&self) -> ConnectTimings {
+        self.driver.timings()
+    }
+
     /// The next event; `None` once the connection is over (after
     /// [`ConnectionState::Closed`]). Cancel safe between events: dropping the future loses
     /// nothing but a reconnect attempt in progress, which the next call starts again.
@@ -97,6 +102,7 @@ trait InlineDriver: Send {
     fn recv(&mut self) -> BoxFuture<'_, Option<Event>>;
     fn close(self: Box<Self>) -> BoxFuture<'static, ()>;
     fn queued(&self) -> usize;
+    fn timings(&self) -> ConnectTimings;
 }
 
 async fn start<C: Connector>(
@@ -384,6 +390,10 @@ impl<C: Connector> InlineDriver for Inline<C> {
             self.drain_queue().await;
             self.write(Command::Logout).await;
         })
+    }
+
+    fn timings(&self) -> ConnectTimings {
+        self.connector.timings()
     }
 
     fn queued(&self) -> usize {

@@ -63,4 +63,19 @@ pub trait Connector: Send + 'static {
         config: &DriverConfig,
         reconnect: bool,
     ) -> impl Future<Output = Result<(Self::Link, Vec<Event>)>> + Send;
+
+    /// How long the phases of the last successful [`Connector::connect`] took.
+    fn timings(&self) -> ConnectTimings {
+        ConnectTimings::default()
+    }
+}
+
+/// The phases of one connect, for load generators that report them apart: the lookup hop
+/// (where the dialect has one) and the login exchange, from the first login byte written to
+/// the server's answer (where the original answers nothing, the write itself). The dial in
+/// between is the rest of the whole connect time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectTimings {
+    pub lookup: Option<Duration>,
+    pub login: Option<Duration>,
 }

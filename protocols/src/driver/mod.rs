@@ -18,7 +18,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 pub use backoff::ReconnectPolicy;
 pub use inline::InlineConnection;
-pub use link::{Connector, Link, Ready};
+pub use link::{ConnectTimings, Connector, Link, Ready};
 
 use crate::{Command, ConnectionState, Dialect, Error, Event, GroupId, Result, UserId};
 

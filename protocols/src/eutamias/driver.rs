@@ -20,7 +20,7 @@ use super::grpc::DispatcherClient;
 use super::mapping::{Awaiting, ClientContext, Request};
 use super::message::{ClientMessage, Frame, ServerMessage};
 use super::proto::{LoginReq, NinfoReq, OnlineStatus, ResultCode};
-use crate::driver::{Connector, Link, Ready};
+use crate::driver::{ConnectTimings, Connector, Link, Ready};
 use crate::{Command, Dialect, DriverConfig, Error, Event, Result, UserId};
 
 /// The heartbeat interval (the original's unused `HEARTBEAT_DURATION = 3000` ms).
@@ -109,6 +109,7 @@ pub struct EutamiasConnector {
     pause: Duration,
     /// The switcher the last link used, reopened on reconnect.
     switcher: Arc<Mutex<Option<String>>>,
+    timings: ConnectTimings,
 }
 
 impl EutamiasConnector {
@@ -133,6 +134,7 @@ impl EutamiasConnector {
             }),
             pause: DEFAULT_PAUSE,
             switcher: Arc::new(Mutex::new(None)),
+            timings: ConnectTimings::default(),
         })
     }
 
@@ -156,6 +158,7 @@ impl Connector for EutamiasConnector {
         reconnect: bool,
     ) -> Result<(EutamiasLink, Vec<Event>)> {
         let user = self.dial.user;
+        let lookup_started = Instant::now();
         let mut dispatcher = DispatcherClient::connect(
             &config.address,
             config.local_addr,
@@ -176,10 +179,17 @@ impl Connector for EutamiasConnector {
             });
         }
         let notificer_address = host_port(&found.nip, found.nport);
+        let lookup = lookup_started.elapsed();
         let mut events = vec![Event::LookedUp {
             address: notificer_address.clone(),
         }];
+        // The notificer's LOGIN is the login (its dial included: `open` does both).
+        let login_started = Instant::now();
         let notificer = self.dial.open(&notificer_address).await?;
+        self.timings = ConnectTimings {
+            lookup: Some(lookup),
+            login: Some(login_started.elapsed()),
+        };
         events.push(Event::LoggedIn {
             user: UserId::from(user),
             token: None,
@@ -212,6 +222,10 @@ impl Connector for EutamiasConnector {
             paused_until: None,
         };
         Ok((link, events))
+    }
+
+    fn timings(&self) -> ConnectTimings {
+        self.timings
     }
 }
 

@@ -3,7 +3,7 @@
 //! same in lines. A reconnect repeats the whole bootstrap (the server then flushes the
 //! offline messages). The heartbeat is `SEND_PING ["PING"]` every 20 s; nothing answers it.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
@@ -14,7 +14,7 @@ use super::codec::Inbound;
 use super::mapping::{Context, cmd_to_event, command_to_cmd};
 use super::message::Cmd;
 use super::wire::Codec;
-use crate::driver::{Connector, Link};
+use crate::driver::{ConnectTimings, Connector, Link};
 use crate::net::connect_tcp;
 use crate::{Command, Dialect, DriverConfig, Error, Event, Result};
 
@@ -29,6 +29,7 @@ const MAX_GATEWAY_FRAMES: usize = 16;
 pub struct FishchatConnector {
     dialect: Dialect,
     ctx: Context,
+    timings: ConnectTimings,
 }
 
 impl FishchatConnector {
@@ -45,6 +46,7 @@ impl FishchatConnector {
         Ok(FishchatConnector {
             dialect,
             ctx: Context::new(user),
+            timings: ConnectTimings::default(),
         })
     }
 }
@@ -58,10 +60,13 @@ impl Connector for FishchatConnector {
         reconnect: bool,
     ) -> Result<(FishchatLink, Vec<Event>)> {
         let mut events = Vec::new();
+        let mut timings = ConnectTimings::default();
         let server = match self.dialect {
             Dialect::FishchatText => config.address.clone(),
             _ => {
+                let started = Instant::now();
                 let addr = look_up(config).await?;
+                timings.lookup = Some(started.elapsed());
                 events.push(Event::LookedUp {
                     address: addr.clone(),
                 });
@@ -81,12 +86,19 @@ impl Connector for FishchatConnector {
         };
         // The original never answers SEND_CLIENT_ID: once it is written we are logged in.
         let user = self.ctx.me.clone();
+        let started = Instant::now();
         link.write(Cmd::SendClientId {
             client_id: user.as_str().to_owned(),
         })
         .await?;
+        timings.login = Some(started.elapsed());
+        self.timings = timings;
         events.push(Event::LoggedIn { user, token: None });
         Ok((link, events))
+    }
+
+    fn timings(&self) -> ConnectTimings {
+        self.timings
     }
 }
 

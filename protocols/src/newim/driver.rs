@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::frame::{Frame, cookie_for};
 use super::mapping::Context;
-use crate::driver::{Connector, Link};
+use crate::driver::{ConnectTimings, Connector, Link};
 use crate::net::{WsStream, connect_ws};
 use crate::{Command, Dialect, DriverConfig, Error, Event, Result, UserId};
 
@@ -16,6 +16,7 @@ use crate::{Command, Dialect, DriverConfig, Error, Event, Result, UserId};
 #[derive(Debug, Clone)]
 pub struct NewimConnector {
     uid: UserId,
+    timings: ConnectTimings,
 }
 
 impl NewimConnector {
@@ -35,7 +36,10 @@ impl NewimConnector {
                 "the user id must be non-empty and contain no '=' (the gateway splits the cookie on '=')",
             ));
         }
-        Ok(NewimConnector { uid })
+        Ok(NewimConnector {
+            uid,
+            timings: ConnectTimings::default(),
+        })
     }
 }
 
@@ -47,6 +51,7 @@ impl Connector for NewimConnector {
         config: &DriverConfig,
         _reconnect: bool,
     ) -> Result<(NewimLink, Vec<Event>)> {
+        let started = std::time::Instant::now();
         let ws = connect_ws(
             &config.address,
             &[("Cookie", cookie_for(&self.uid))],
@@ -61,11 +66,19 @@ impl Connector for NewimConnector {
             max_frame: config.max_frame,
         };
         // The completed upgrade is the only sign of a successful login.
+        self.timings = ConnectTimings {
+            lookup: None,
+            login: Some(started.elapsed()),
+        };
         let events = vec![Event::LoggedIn {
             user: self.uid.clone(),
             token: None,
         }];
         Ok((link, events))
+    }
+
+    fn timings(&self) -> ConnectTimings {
+        self.timings
     }
 }
 

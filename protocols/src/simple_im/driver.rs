@@ -25,7 +25,7 @@ use super::http::{LOGIN_PATH, LoginForm, RECONNECT_PATH, ReconnectForm, Response
 use super::lookup::{http_authority, post_form};
 use super::mapping::{Context, command_to_message, message_to_event};
 use super::message::{Ack, ClientMessage, DEFAULT_DEVICE, RECONNECT, Request, ServerMessage};
-use crate::driver::{Connector, Link, Ready};
+use crate::driver::{ConnectTimings, Connector, Link, Ready};
 use crate::{Command, Dialect, DriverConfig, Error, Event, Result, UserId};
 
 /// The `[a]` id of the optional keep-alive.
@@ -52,6 +52,7 @@ pub struct SimpleImConnector {
     /// How long a TCP reconnect waits for a refusal before counting as done.
     pub resume_grace: Duration,
     session: Option<Session>,
+    timings: ConnectTimings,
 }
 
 impl SimpleImConnector {
@@ -81,6 +82,7 @@ impl SimpleImConnector {
             pause: Duration::from_millis(5),
             resume_grace: config.reply_timeout.min(Duration::from_millis(300)),
             session: None,
+            timings: ConnectTimings::default(),
         })
     }
 
@@ -89,7 +91,9 @@ impl SimpleImConnector {
             phone: self.phone.clone(),
             password: self.password.clone(),
         };
+        let lookup_started = Instant::now();
         let response = post_form(&self.http, LOGIN_PATH, form.encode(), config).await?;
+        let lookup = lookup_started.elapsed();
         let refused = |reason: String| Error::Refused {
             dialect: Dialect::SimpleIm,
             operation: "log in",
@@ -117,6 +121,7 @@ impl SimpleImConnector {
             node: node.clone(),
         };
         let mut framed = self.open(config, &session.node).await?;
+        let login_started = Instant::now();
         let request = Request::login(
             Value::Str(session.user_id.to_string()),
             &self.device,
@@ -143,6 +148,10 @@ impl SimpleImConnector {
                 what: "the simple-im login reply",
                 after: config.reply_timeout,
             })??;
+        self.timings = ConnectTimings {
+            lookup: Some(lookup),
+            login: Some(login_started.elapsed()),
+        };
         events.push(Event::LoggedIn {
             user: UserId::from(session.user_id.to_string()),
             token: Some(session.token.clone()),
@@ -161,8 +170,10 @@ impl SimpleImConnector {
             id: session.user_id.to_string(),
             token: session.token.clone(),
         };
+        let lookup_started = Instant::now();
         let response: Response =
             post_form(&self.http, RECONNECT_PATH, form.encode(), config).await?;
+        let lookup = lookup_started.elapsed();
         if response.status != 0 {
             return Err(Error::Refused {
                 dialect: Dialect::SimpleIm,
@@ -174,6 +185,7 @@ impl SimpleImConnector {
             .node_address()
             .unwrap_or_else(|| session.node.clone());
         let mut framed = self.open(config, &node).await?;
+        let login_started = Instant::now();
         let request = Request::reconnect(
             Value::Str(session.user_id.to_string()),
             &self.device,
@@ -200,10 +212,16 @@ impl SimpleImConnector {
                 }
             }
         };
-        match tokio::time::timeout(self.resume_grace, wait).await {
-            Ok(Ok(())) | Err(_) => {}
+        // A silent success has no login time of its own: only the grace period passed.
+        let login = match tokio::time::timeout(self.resume_grace, wait).await {
+            Ok(Ok(())) => Some(login_started.elapsed()),
+            Err(_) => None,
             Ok(Err(e)) => return Err(e),
-        }
+        };
+        self.timings = ConnectTimings {
+            lookup: Some(lookup),
+            login,
+        };
         events.push(Event::LoggedIn {
             user: ctx.user.clone(),
             token: Some(session.token.clone()),
@@ -260,6 +278,10 @@ impl Connector for SimpleImConnector {
             }
         }
         self.login(config).await
+    }
+
+    fn timings(&self) -> ConnectTimings {
+        self.timings
     }
 }
 
