@@ -544,9 +544,28 @@ impl State {
             return;
         };
         c.user = Some(user.clone());
-        c.device = device;
+        c.device = device.clone();
+        if device.is_some() {
+            self.replace_same_device(conn, user, &device);
+        }
         self.routes.add(user, conn);
         self.refresh_free(user);
+    }
+
+    /// A login on a device that already has a connection (a client that reconnected before
+    /// the server saw its old socket end) replaces that connection. Else both would get every
+    /// message, and what the dead one had queued would come back at the next login: twice.
+    /// What the old one had not written is kept and handed to the new one at its login.
+    fn replace_same_device(&mut self, conn: ConnId, user: &UserId, device: &Device) {
+        let mut conns = std::mem::take(&mut self.scratch);
+        conns.clear();
+        self.routes.connections_into(user, &mut conns);
+        for &old in &conns {
+            if old != conn && self.conns.get(&old).is_some_and(|c| c.device == *device) {
+                self.drop_conn(old, CloseReason::Replaced);
+            }
+        }
+        self.scratch = conns;
     }
 
     /// The connection is no longer logged in; if it was the user's last, the user is offline.

@@ -22,6 +22,9 @@ pub enum CloseReason {
     SlowConsumer,
     /// `--chaos` dropped it on purpose.
     Chaos,
+    /// Another connection logged in as the same user on the same device: one connection per
+    /// device, so each message reaches a device once (what was queued moves to the new one).
+    Replaced,
     /// The server is shutting down: what is queued is still handed out, then the end.
     Shutdown,
 }

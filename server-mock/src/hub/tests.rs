@@ -1206,3 +1206,45 @@ fn a_message_link_takes_the_messages_and_replays_nothing_at_its_login() {
     .unwrap();
     assert_eq!(hub.stats().pending, 0);
 }
+
+#[test]
+fn a_second_login_on_the_same_device_replaces_the_first_and_takes_its_queue() {
+    let hub = hub();
+    let login_on = |user: &str, device: &str| {
+        let (conn, mut out) = hub.attach(Dialect::SimpleIm, peer());
+        hub.handle(
+            conn,
+            Command::Login {
+                user: UserId::from(user),
+                secret: Some("tok".into()),
+                device: Some(device.into()),
+            },
+        )
+        .unwrap();
+        let mut first = Vec::new();
+        out.try_recv_many(&mut first, 1);
+        assert!(matches!(first[..], [Event::LoggedIn { .. }]), "{first:?}");
+        (conn, out)
+    };
+    let (sender, mut s) = login_on("2", "iphone");
+    let (_old, mut old) = login_on("1", "android");
+    let (_tablet, mut tablet) = login_on("1", "ipad");
+    // Queued on the old connection, not read yet: the client is reconnecting.
+    send(&hub, sender, to_user("1"), "before").unwrap();
+    assert_eq!(contents(&drain(&mut tablet)), vec!["before"]);
+    let (_new, mut new) = login_on("1", "android");
+    assert_eq!(old.close_reason(), Some(CloseReason::Replaced));
+    assert!(
+        drain(&mut old).is_empty(),
+        "the old connection hands out nothing more"
+    );
+    assert_eq!(contents(&drain(&mut new)), vec!["before"]);
+    // From now on one copy per device: the new connection and the other device.
+    send(&hub, sender, to_user("1"), "after").unwrap();
+    assert_eq!(contents(&drain(&mut new)), vec!["after"]);
+    assert_eq!(contents(&drain(&mut tablet)), vec!["after"]);
+    assert_eq!(drain(&mut s).len(), 2, "two accepts");
+    // Nothing is left over for a later login of that device.
+    let (_later, mut later) = login_on("1", "android");
+    assert!(contents(&drain(&mut later)).is_empty());
+}

@@ -345,7 +345,7 @@ impl Wire for ChatWire {
             // TCP connection without a close frame.
             End::PeerClosed
             | End::Idle
-            | End::Closed(CloseReason::Detached | CloseReason::Chaos)
+            | End::Closed(CloseReason::Detached | CloseReason::Chaos | CloseReason::Replaced)
             | End::Wire(_) => return,
         };
         let frame = CloseFrame {

@@ -186,6 +186,10 @@ impl Wire for NewimWire {
                 Some("too slow reading: messages kept for the next connection".to_owned()),
             ),
             End::Closed(CloseReason::Chaos) => (CloseCode::Error, Some("chaos".to_owned())),
+            End::Closed(CloseReason::Replaced) => (
+                CloseCode::Policy,
+                Some("logged in again on the same device".to_owned()),
+            ),
             End::Refused(error) => (CloseCode::Policy, Some(refusal(error))),
             End::Wire(imkit_protocols::Error::WebSocket(e))
                 if matches!(**e, WsError::Capacity(CapacityError::MessageTooLong { .. })) =>
