@@ -64,6 +64,24 @@ fn login(hub: &Hub, dialect: Dialect, user: &str) -> (ConnId, Outbound) {
     (conn, out)
 }
 
+/// Log in on a simple-im device; anything queued after `LoggedIn` stays in the queue.
+fn login_device(hub: &Hub, user: &str, device: &str) -> (ConnId, Outbound) {
+    let (conn, mut out) = hub.attach(Dialect::SimpleIm, peer());
+    hub.handle(
+        conn,
+        Command::Login {
+            user: UserId::from(user),
+            secret: Some("tok".into()),
+            device: Some(device.into()),
+        },
+    )
+    .unwrap();
+    let mut first = Vec::new();
+    out.try_recv_many(&mut first, 1);
+    assert!(matches!(first[..], [Event::LoggedIn { .. }]), "{first:?}");
+    (conn, out)
+}
+
 fn send(hub: &Hub, conn: ConnId, to: Conversation, text: &str) -> Result<(), HubError> {
     hub.handle(
         conn,
@@ -496,26 +514,9 @@ fn groups_fan_out_to_every_member_including_the_sender() {
 #[test]
 fn simple_im_joins_a_group_by_sending_and_delivers_to_every_device() {
     let hub = hub();
-    let device = |conn: ConnId, user: &str, device: &str| {
-        hub.handle(
-            conn,
-            Command::Login {
-                user: UserId::from(user),
-                secret: Some("tok".into()),
-                device: Some(device.into()),
-            },
-        )
-        .unwrap();
-    };
-    let (phone, mut p) = hub.attach(Dialect::SimpleIm, peer());
-    let (tablet, mut t) = hub.attach(Dialect::SimpleIm, peer());
-    let (other, mut o) = hub.attach(Dialect::SimpleIm, peer());
-    device(phone, "1", "android");
-    device(tablet, "1", "ipad");
-    device(other, "2", "iphone");
-    for out in [&mut p, &mut t, &mut o] {
-        drain(out);
-    }
+    let (phone, mut p) = login_device(&hub, "1", "android");
+    let (_tablet, mut t) = login_device(&hub, "1", "ipad");
+    let (other, mut o) = login_device(&hub, "2", "iphone");
     send(&hub, other, to_user("1"), "to both").unwrap();
     // simple-im echoes the sender's own id.
     assert_eq!(
@@ -1210,29 +1211,13 @@ fn a_message_link_takes_the_messages_and_replays_nothing_at_its_login() {
 #[test]
 fn a_second_login_on_the_same_device_replaces_the_first_and_takes_its_queue() {
     let hub = hub();
-    let login_on = |user: &str, device: &str| {
-        let (conn, mut out) = hub.attach(Dialect::SimpleIm, peer());
-        hub.handle(
-            conn,
-            Command::Login {
-                user: UserId::from(user),
-                secret: Some("tok".into()),
-                device: Some(device.into()),
-            },
-        )
-        .unwrap();
-        let mut first = Vec::new();
-        out.try_recv_many(&mut first, 1);
-        assert!(matches!(first[..], [Event::LoggedIn { .. }]), "{first:?}");
-        (conn, out)
-    };
-    let (sender, mut s) = login_on("2", "iphone");
-    let (_old, mut old) = login_on("1", "android");
-    let (_tablet, mut tablet) = login_on("1", "ipad");
+    let (sender, mut s) = login_device(&hub, "2", "iphone");
+    let (_old, mut old) = login_device(&hub, "1", "android");
+    let (_tablet, mut tablet) = login_device(&hub, "1", "ipad");
     // Queued on the old connection, not read yet: the client is reconnecting.
     send(&hub, sender, to_user("1"), "before").unwrap();
     assert_eq!(contents(&drain(&mut tablet)), vec!["before"]);
-    let (_new, mut new) = login_on("1", "android");
+    let (_new, mut new) = login_device(&hub, "1", "android");
     assert_eq!(old.close_reason(), Some(CloseReason::Replaced));
     assert!(
         drain(&mut old).is_empty(),
@@ -1245,6 +1230,6 @@ fn a_second_login_on_the_same_device_replaces_the_first_and_takes_its_queue() {
     assert_eq!(contents(&drain(&mut tablet)), vec!["after"]);
     assert_eq!(drain(&mut s).len(), 2, "two accepts");
     // Nothing is left over for a later login of that device.
-    let (_later, mut later) = login_on("1", "android");
+    let (_later, mut later) = login_device(&hub, "1", "android");
     assert!(contents(&drain(&mut later)).is_empty());
 }
