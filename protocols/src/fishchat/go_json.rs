@@ -1,8 +1,10 @@
 //! The JSON body of a frame, byte-exact with Go: `json.NewEncoder(w).Encode(&CmdSimple{…})`
 //! on the way out, `json.Unmarshal(body, &CmdSimple{})` on the way in.
 
+use std::borrow::Cow;
 use std::fmt;
 
+use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::message::CmdSimple;
@@ -47,7 +49,11 @@ pub fn body(cmd: &CmdSimple) -> Vec<u8> {
 /// Differences kept on purpose: a top-level `null` (a no-op in Go) and a lone UTF-16
 /// surrogate escape (U+FFFD in Go) are errors here; either way the original drops the frame.
 pub fn parse_body(body: &[u8]) -> Result<CmdSimple> {
-    let text = String::from_utf8_lossy(body);
+    // Valid UTF-8 (every frame a real client sends) is borrowed as is.
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(body),
+    };
     let mut de = serde_json::Deserializer::from_str(&text);
     let cmd = de.deserialize_map(CmdVisitor).and_then(|cmd| {
         de.end()?;
@@ -67,7 +73,7 @@ impl<'de> Visitor<'de> for CmdVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CmdSimple, A::Error> {
         let mut cmd = CmdSimple::default();
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(Key(key)) = map.next_key::<Key>()? {
             if key_matches(&key, "CmdName") {
                 if let Some(name) = map.next_value::<Option<String>>()? {
                     cmd.name = name;
@@ -80,6 +86,33 @@ impl<'de> Visitor<'de> for CmdVisitor {
             }
         }
         Ok(cmd)
+    }
+}
+
+/// An object key, borrowed from the frame when it has no escapes (no allocation per key).
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(key)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(key.to_owned())))
     }
 }
 
