@@ -28,7 +28,11 @@ pub(crate) struct DirectSequences {
 impl DirectSequences {
     pub(crate) fn next(&mut self, a: &UserId, b: &UserId) -> u64 {
         let (low, high) = if a <= b { (a, b) } else { (b, a) };
-        if let Some(seq) = self.pairs.get_mut(low).and_then(|peers| peers.get_mut(high)) {
+        if let Some(seq) = self
+            .pairs
+            .get_mut(low)
+            .and_then(|peers| peers.get_mut(high))
+        {
             return seq.next();
         }
         self.pairs
