@@ -181,8 +181,11 @@ impl ObjectWriter {
             self.out.push(b',');
         }
         self.empty = false;
-        self.quoted(key);
-        self.out.push(b':');
+        // Keys are our own field names (plain ASCII): copied without the escaping scan.
+        debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric()), "{key}");
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
     }
 
     pub(crate) fn string(mut self, key: &str, value: &str) -> Self {

@@ -49,6 +49,9 @@ pub fn body(cmd: &CmdSimple) -> Vec<u8> {
 /// Differences kept on purpose: a top-level `null` (a no-op in Go) and a lone UTF-16
 /// surrogate escape (U+FFFD in Go) are errors here; either way the original drops the frame.
 pub fn parse_body(body: &[u8]) -> Result<CmdSimple> {
+    if let Some(cmd) = parse_exact(body) {
+        return Ok(cmd);
+    }
     // Valid UTF-8 (every frame a real client sends) is borrowed as is.
     let text = match std::str::from_utf8(body) {
         Ok(text) => Cow::Borrowed(text),
@@ -87,6 +90,55 @@ impl<'de> Visitor<'de> for CmdVisitor {
         }
         Ok(cmd)
     }
+}
+
+/// The body exactly as Go's encoder writes it (`{"CmdName":"…","Args":["…",…]}`, then
+/// optional whitespace), with no escape or control byte inside the strings: what every
+/// real client sends, read without serde. Anything else is `None`, for the general parser
+/// (which gives the same result on this form, see the tests).
+fn parse_exact(body: &[u8]) -> Option<CmdSimple> {
+    let rest = body.strip_prefix(b"{\"CmdName\":")?;
+    let (name, mut rest) = plain_string(rest)?;
+    rest = rest.strip_prefix(b",\"Args\":[")?;
+    let mut args = Vec::new();
+    if let Some(after) = rest.strip_prefix(b"]") {
+        rest = after;
+    } else {
+        loop {
+            let (arg, after) = plain_string(rest)?;
+            args.push(arg);
+            match after.split_first()? {
+                (b',', after) => rest = after,
+                (b']', after) => {
+                    rest = after;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    let rest = rest.strip_prefix(b"}")?;
+    if !rest
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        return None;
+    }
+    Some(CmdSimple { name, args })
+}
+
+/// A string literal at the start of `input` with no `\\` and no control byte (valid UTF-8
+/// checked), and what follows it.
+fn plain_string(input: &[u8]) -> Option<(String, &[u8])> {
+    let input = input.strip_prefix(b"\"")?;
+    let end = input
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    if input[end] != b'"' {
+        return None;
+    }
+    let text = std::str::from_utf8(&input[..end]).ok()?;
+    Some((text.to_owned(), &input[end + 1..]))
 }
 
 /// An object key, borrowed from the frame when it has no escapes (no allocation per key).
@@ -134,6 +186,48 @@ mod tests {
             body(&s("X", &["hello <b>&", "a\"b\\c\n\r\t\u{1}\u{8}\u{c}\u{7f}\u{2028}\u{2029}é"])),
             "{\"CmdName\":\"X\",\"Args\":[\"hello \\u003cb\\u003e\\u0026\",\"a\\\"b\\\\c\\n\\r\\t\\u0001\\u0008\\u000c\u{7f}\\u2028\\u2029é\"]}\n".as_bytes()
         );
+    }
+
+    #[test]
+    fn exact_bodies_parse_as_the_general_parser_does() {
+        for body in [
+            &b"{\"CmdName\":\"P2P_ACK\",\"Args\":[\"u1\",\"9c5b\"]}\n"[..],
+            b"{\"CmdName\":\"SEND_PING\",\"Args\":[]}",
+            b"{\"CmdName\":\"X\",\"Args\":[\"\",\"\xc3\xa9\"]} \r\n",
+        ] {
+            let fast = parse_exact(body).expect("the exact form");
+            let mut general = String::new();
+            general.push_str(std::str::from_utf8(body).unwrap());
+            // The same text with one key in other case goes the general way.
+            let slow = parse_body(general.replacen("CmdName", "cmdname", 1).as_bytes()).unwrap();
+            assert_eq!(fast, slow);
+        }
+        // Escapes, control bytes, other shapes: not the exact form (the general parser decides).
+        for body in [
+            &b"{\"CmdName\":\"X\",\"Args\":[\"a\\\"b\"]}"[..],
+            b"{\"CmdName\":\"X\",\"Args\":[\"a\tb\"]}",
+            b"{\"CmdName\":\"X\",\"Args\":[\"a\",]}",
+            b"{\"CmdName\":\"X\",\"Args\":[1]}",
+            b"{\"CmdName\":\"X\",\"Args\":[\"a\"]} x",
+            b"{\"CmdName\":\"X\",\"Args\":[\"a\"]",
+            b"{\"CmdName\":\"X\xff\",\"Args\":[]}",
+            b"{\"CmdName\":\"X\"}",
+        ] {
+            assert!(
+                parse_exact(body).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_and_general_parsers_agree(name in "\\PC*", args in proptest::collection::vec("\\PC*", 0..4)) {
+            let cmd = CmdSimple::new(&name, args);
+            let bytes = body(&cmd);
+            proptest::prop_assert_eq!(parse_body(&bytes).unwrap(), cmd);
+        }
     }
 
     #[test]
