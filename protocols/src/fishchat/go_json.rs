@@ -97,48 +97,51 @@ impl<'de> Visitor<'de> for CmdVisitor {
 /// real client sends, read without serde. Anything else is `None`, for the general parser
 /// (which gives the same result on this form, see the tests).
 fn parse_exact(body: &[u8]) -> Option<CmdSimple> {
-    let rest = body.strip_prefix(b"{\"CmdName\":")?;
+    // Checked once for the whole body: the strings are cut at ASCII quotes, so each is
+    // valid UTF-8 too.
+    let body = std::str::from_utf8(body).ok()?;
+    let rest = body.strip_prefix("{\"CmdName\":")?;
     let (name, mut rest) = plain_string(rest)?;
-    rest = rest.strip_prefix(b",\"Args\":[")?;
+    rest = rest.strip_prefix(",\"Args\":[")?;
     let mut args = Vec::new();
-    if let Some(after) = rest.strip_prefix(b"]") {
+    if let Some(after) = rest.strip_prefix(']') {
         rest = after;
     } else {
         loop {
             let (arg, after) = plain_string(rest)?;
-            args.push(arg);
-            match after.split_first()? {
-                (b',', after) => rest = after,
-                (b']', after) => {
-                    rest = after;
-                    break;
-                }
-                _ => return None,
+            args.push(arg.to_owned());
+            if let Some(after) = after.strip_prefix(',') {
+                rest = after;
+            } else {
+                rest = after.strip_prefix(']')?;
+                break;
             }
         }
     }
-    let rest = rest.strip_prefix(b"}")?;
+    let rest = rest.strip_prefix('}')?;
     if !rest
-        .iter()
+        .bytes()
         .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
     {
         return None;
     }
-    Some(CmdSimple { name, args })
+    Some(CmdSimple {
+        name: name.to_owned(),
+        args,
+    })
 }
 
-/// A string literal at the start of `input` with no `\\` and no control byte (valid UTF-8
-/// checked), and what follows it.
-fn plain_string(input: &[u8]) -> Option<(String, &[u8])> {
-    let input = input.strip_prefix(b"\"")?;
+/// A string literal at the start of `input` with no `\\` and no control byte, and what
+/// follows it.
+fn plain_string(input: &str) -> Option<(&str, &str)> {
+    let input = input.strip_prefix('"')?;
     let end = input
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-    if input[end] != b'"' {
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+    if input.as_bytes()[end] != b'"' {
         return None;
     }
-    let text = std::str::from_utf8(&input[..end]).ok()?;
-    Some((text.to_owned(), &input[end + 1..]))
+    Some((&input[..end], &input[end + 1..]))
 }
 
 /// An object key, borrowed from the frame when it has no escapes (no allocation per key).
