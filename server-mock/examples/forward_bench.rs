@@ -325,7 +325,9 @@ impl Peer {
         Ok(())
     }
 
-    /// The next setup reply containing `needle`, within 10 s.
+    /// The next setup reply containing `needle`, within 30 s. Generous: on a busy machine the
+    /// server's accept queue overflows while 10,000 connections come in, and the kernel's
+    /// retries of those handshakes back off for seconds (seen as `TcpExtListenOverflows`).
     async fn expect(&mut self, needle: &str) -> anyhow::Result<String> {
         let wait = async {
             while let Some(reply) = self.control.recv().await {
@@ -335,9 +337,9 @@ impl Peer {
             }
             bail!("connection closed while waiting for {needle}")
         };
-        tokio::time::timeout(Duration::from_secs(10), wait)
+        tokio::time::timeout(Duration::from_secs(30), wait)
             .await
-            .with_context(|| format!("no {needle} within 10 s"))?
+            .with_context(|| format!("no {needle} within 30 s"))?
     }
 }
 
