@@ -35,9 +35,10 @@ start() { # name, log, command...
   [ -n "$URL" ] || { echo "$name did not start: $(cat "$log.err")" >&2; exit 1; }
 }
 
-run() { # protocol
-  "$EX/forward_bench" --protocol "$1" --target "$URL" --server-pid "$PID" \
-    --pairs "$PAIRS" --seconds "$SECONDS_MEASURED" | tee -a "$OUT/results.jsonl"
+run() { # protocol [forward_bench args]
+  local protocol=$1; shift
+  "$EX/forward_bench" --protocol "$protocol" --target "$URL" --server-pid "$PID" \
+    --pairs "$PAIRS" --seconds "$SECONDS_MEASURED" "$@" | tee -a "$OUT/results.jsonl"
   kill "$PID"
   sleep 2
 }
@@ -47,22 +48,40 @@ start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws 127.0.0.1:0
 run raw-ws
 start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0
 run chat-json
+# Like for like: receivers send an ack-sized frame per delivery, as fishchat receivers send
+# P2P_ACK. The relay's best case (one frame per message) is run and printed too.
 start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0
-run raw-tcp
+run raw-tcp --raw-acks true
+start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0
+run raw-tcp --raw-acks false
 start fishchat "$OUT/mock-fish.log" "$BIN/server-mock" --listen fishchat=127.0.0.1:0
 run fishchat
 
 python3 - "$OUT/results.jsonl" <<'PY'
 import json, sys
-rows = {r["protocol"]: r for r in map(json.loads, open(sys.argv[1]))}
+def key(r):
+    if r["protocol"] == "RawTcp" and not r.get("raw_acks", False):
+        return "RawTcpNoAcks"
+    return r["protocol"]
+rows = {key(r): r for r in map(json.loads, open(sys.argv[1]))}
 print()
 print("| transport | server | connections | forwarded msgs/s | ratio to bare relay | server RSS per idle connection |")
 print("|---|---|---|---|---|---|")
-for base, mock, transport in (("RawWs", "ChatJson", "WebSocket"), ("RawTcp", "Fishchat", "TCP")):
-    b, m = rows.get(base), rows.get(mock)
-    for r, name in ((b, "bare relay"), (m, "server-mock " + (mock == "ChatJson" and "chat-json" or "fishchat"))):
+groups = (
+    ("RawWs", [("RawWs", "bare relay"), ("ChatJson", "server-mock chat-json")], "WebSocket"),
+    ("RawTcp", [("RawTcp", "bare relay, receivers ack (like for like)"),
+                ("RawTcpNoAcks", "bare relay, no acks (best case)"),
+                ("Fishchat", "server-mock fishchat")], "TCP"),
+)
+for base, members, transport in groups:
+    b = rows.get(base)
+    for k, name in members:
+        r = rows.get(k)
         if not r: continue
         ratio = f'{r["forwarded_per_second"] / b["forwarded_per_second"]:.0%}' if b else "-"
         rss = r["server_rss_per_idle_connection_kib"]
         print(f'| {transport} | {name} | {r["connections"]} | {r["forwarded_per_second"]:,.0f} | {ratio} | {rss:.1f} KiB |')
+if rows.get("RawTcpNoAcks") and rows.get("Fishchat"):
+    f = rows["Fishchat"]["forwarded_per_second"] / rows["RawTcpNoAcks"]["forwarded_per_second"]
+    print(f"\nfishchat against the no-ack relay: {f:.0%}")
 PY

@@ -182,16 +182,22 @@ async fn pair_with<T: Send + 'static>(
     n: u64,
     own: mpsc::Sender<T>,
 ) -> anyhow::Result<mpsc::Sender<T>> {
-    let first = waiting.lock().expect("pair map").remove(&n);
-    match first {
-        Some((partner, reply)) => {
-            let _ = reply.send(own);
-            Ok(partner)
+    // Take the partner or register, under one lock: with two lock calls both connections of
+    // a pair could find the map empty, and the second insert would drop the first's reply
+    // channel (its connection ended with "channel closed", its partner waited forever).
+    let reply_rx = {
+        let mut waiting = waiting.lock().expect("pair map");
+        match waiting.remove(&n) {
+            Some((partner, reply)) => {
+                let _ = reply.send(own);
+                return Ok(partner);
+            }
+            None => {
+                let (reply_tx, reply_rx) = oneshot::channel();
+                waiting.insert(n, (own, reply_tx));
+                reply_rx
+            }
         }
-        None => {
-            let (reply_tx, reply_rx) = oneshot::channel();
-            waiting.lock().expect("pair map").insert(n, (own, reply_tx));
-            Ok(reply_rx.await?)
-        }
-    }
+    };
+    Ok(reply_rx.await?)
 }

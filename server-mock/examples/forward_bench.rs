@@ -62,6 +62,12 @@ struct Args {
     /// Spread client connections over 127.0.0.1 ..= 127.0.0.N.
     #[arg(long, default_value_t = 16)]
     sources: u8,
+    /// raw-tcp only: each receiver answers every delivery with an ack-sized frame (as a
+    /// fishchat receiver answers with `P2P_ACK`), which the relay forwards to the sender, who
+    /// drops it. So the baseline moves the same frames per message as fishchat does.
+    /// `--raw-acks false`: one frame per message, the relay's best case.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    raw_acks: bool,
     /// Connections being set up at once.
     #[arg(long, default_value_t = 256)]
     parallel: usize,
@@ -85,6 +91,8 @@ struct Peer {
 
 struct Shared {
     protocol: Protocol,
+    /// See `Args::raw_acks` (raw-tcp only).
+    raw_acks: bool,
     delivered: AtomicU64,
 }
 
@@ -93,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let shared = Arc::new(Shared {
         protocol: args.protocol,
+        raw_acks: args.raw_acks && args.protocol == Protocol::RawTcp,
         delivered: AtomicU64::new(0),
     });
     let rss_before = args.server_pid.and_then(rss_kib);
@@ -190,6 +199,7 @@ async fn main() -> anyhow::Result<()> {
         "forwarded_per_second": (count1 - count0) as f64 / elapsed,
         "window": args.window,
         "size": args.size,
+        "raw_acks": shared.raw_acks,
     });
     println!("{report}");
     Ok(())
@@ -315,7 +325,9 @@ impl Peer {
         Ok(())
     }
 
-    /// The next setup reply containing `needle`, within 10 s.
+    /// The next setup reply containing `needle`, within 30 s. Generous: on a busy machine the
+    /// server's accept queue overflows while 10,000 connections come in, and the kernel's
+    /// retries of those handshakes back off for seconds (seen as `TcpExtListenOverflows`).
     async fn expect(&mut self, needle: &str) -> anyhow::Result<String> {
         let wait = async {
             while let Some(reply) = self.control.recv().await {
@@ -325,9 +337,9 @@ impl Peer {
             }
             bail!("connection closed while waiting for {needle}")
         };
-        tokio::time::timeout(Duration::from_secs(10), wait)
+        tokio::time::timeout(Duration::from_secs(30), wait)
             .await
-            .with_context(|| format!("no {needle} within 10 s"))?
+            .with_context(|| format!("no {needle} within 30 s"))?
     }
 }
 
@@ -510,10 +522,18 @@ async fn read_tcp(
             let body = &buffer[4..4 + len];
             let is_delivery = match shared.protocol {
                 Protocol::Fishchat => body.starts_with(br#"{"CmdName":"RESP_MESSAGE_P2P""#),
+                // The partner's ack of what we sent: dropped, as a fishchat sender gets none.
+                Protocol::RawTcp if body.first() == Some(&RAW_ACK[4]) => {
+                    buffer.advance(4 + len);
+                    continue;
+                }
                 _ => true,
             };
             if is_delivery {
                 count_delivery(&shared, &window);
+                if shared.raw_acks && out.send(Out::Bytes(RAW_ACK.to_vec())).await.is_err() {
+                    return;
+                }
                 if let Some(uuid) = last_string_arg(body)
                     && shared.protocol == Protocol::Fishchat
                 {
@@ -529,6 +549,18 @@ async fn read_tcp(
         }
     }
 }
+
+/// raw-tcp's ack: a frame as long as a fishchat `P2P_ACK` (`{"CmdName":"P2P_ACK","Args":
+/// ["u123","<uuid>"]}` + newline, 72 bytes), marked by a first byte no data frame starts with.
+const RAW_ACK: [u8; 76] = {
+    let mut frame = [b'.'; 76];
+    frame[0] = 0;
+    frame[1] = 0;
+    frame[2] = 0;
+    frame[3] = 72;
+    frame[4] = 0;
+    frame
+};
 
 /// The last string of a `{"CmdName":…,"Args":[…,"x"]}` body (a fishchat uuid).
 fn last_string_arg(body: &[u8]) -> Option<&str> {

@@ -181,8 +181,11 @@ impl ObjectWriter {
             self.out.push(b',');
         }
         self.empty = false;
-        self.quoted(key);
-        self.out.push(b':');
+        // Keys are our own field names (plain ASCII): copied without the escaping scan.
+        debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric()), "{key}");
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
     }
 
     pub(crate) fn string(mut self, key: &str, value: &str) -> Self {
@@ -191,17 +194,9 @@ impl ObjectWriter {
         self
     }
 
-    /// `value` as a string literal. Most strings on the wire (ids, chat text) need no
-    /// escaping: copy those in one go rather than char by char.
+    /// `value` as a string literal (runs of plain bytes are copied in one go).
     fn quoted(&mut self, value: &str) {
-        if value.bytes().all(|b| is_plain(b, self.escaping)) {
-            self.out.reserve(value.len() + 2);
-            self.out.push(b'"');
-            self.out.extend_from_slice(value.as_bytes());
-            self.out.push(b'"');
-        } else {
-            write_string(&mut self.out, value, self.escaping);
-        }
+        write_string(&mut self.out, value, self.escaping);
     }
 
     pub(crate) fn u64(mut self, key: &str, value: u64) -> Self {
@@ -264,18 +259,6 @@ impl ObjectWriter {
         // Only whole UTF-8 strings and ASCII were appended.
         String::from_utf8(self.out)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-    }
-}
-
-/// Whether `write_string` would copy byte `b` unchanged: printable ASCII other than the
-/// quote and the backslash (and, for Go, the HTML-sensitive `<`, `>`, `&`). Non-ASCII takes
-/// the slow path too (U+2028/U+2029 are escaped for Go).
-fn is_plain(b: u8, escaping: Escaping) -> bool {
-    match b {
-        b'"' | b'\\' => false,
-        b'<' | b'>' | b'&' => escaping == Escaping::Browser,
-        0x20..0x80 => true,
-        _ => false,
     }
 }
 

@@ -1,8 +1,10 @@
 //! The JSON body of a frame, byte-exact with Go: `json.NewEncoder(w).Encode(&CmdSimple{…})`
 //! on the way out, `json.Unmarshal(body, &CmdSimple{})` on the way in.
 
+use std::borrow::Cow;
 use std::fmt;
 
+use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
 use super::message::CmdSimple;
@@ -47,7 +49,14 @@ pub fn body(cmd: &CmdSimple) -> Vec<u8> {
 /// Differences kept on purpose: a top-level `null` (a no-op in Go) and a lone UTF-16
 /// surrogate escape (U+FFFD in Go) are errors here; either way the original drops the frame.
 pub fn parse_body(body: &[u8]) -> Result<CmdSimple> {
-    let text = String::from_utf8_lossy(body);
+    if let Some(cmd) = parse_exact(body) {
+        return Ok(cmd);
+    }
+    // Valid UTF-8 (every frame a real client sends) is borrowed as is.
+    let text = match std::str::from_utf8(body) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(body),
+    };
     let mut de = serde_json::Deserializer::from_str(&text);
     let cmd = de.deserialize_map(CmdVisitor).and_then(|cmd| {
         de.end()?;
@@ -67,7 +76,7 @@ impl<'de> Visitor<'de> for CmdVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CmdSimple, A::Error> {
         let mut cmd = CmdSimple::default();
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(Key(key)) = map.next_key::<Key>()? {
             if key_matches(&key, "CmdName") {
                 if let Some(name) = map.next_value::<Option<String>>()? {
                     cmd.name = name;
@@ -80,6 +89,85 @@ impl<'de> Visitor<'de> for CmdVisitor {
             }
         }
         Ok(cmd)
+    }
+}
+
+/// The body exactly as Go's encoder writes it (`{"CmdName":"…","Args":["…",…]}`, then
+/// optional whitespace), with no escape or control byte inside the strings: what every
+/// real client sends, read without serde. Anything else is `None`, for the general parser
+/// (which gives the same result on this form, see the tests).
+fn parse_exact(body: &[u8]) -> Option<CmdSimple> {
+    // Checked once for the whole body: the strings are cut at ASCII quotes, so each is
+    // valid UTF-8 too.
+    let body = std::str::from_utf8(body).ok()?;
+    let rest = body.strip_prefix("{\"CmdName\":")?;
+    let (name, mut rest) = plain_string(rest)?;
+    rest = rest.strip_prefix(",\"Args\":[")?;
+    let mut args = Vec::new();
+    if let Some(after) = rest.strip_prefix(']') {
+        rest = after;
+    } else {
+        loop {
+            let (arg, after) = plain_string(rest)?;
+            args.push(arg.to_owned());
+            if let Some(after) = after.strip_prefix(',') {
+                rest = after;
+            } else {
+                rest = after.strip_prefix(']')?;
+                break;
+            }
+        }
+    }
+    let rest = rest.strip_prefix('}')?;
+    if !rest
+        .bytes()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        return None;
+    }
+    Some(CmdSimple {
+        name: name.to_owned(),
+        args,
+    })
+}
+
+/// A string literal at the start of `input` with no `\\` and no control byte, and what
+/// follows it.
+fn plain_string(input: &str) -> Option<(&str, &str)> {
+    let input = input.strip_prefix('"')?;
+    let end = input
+        .bytes()
+        .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
+    if input.as_bytes()[end] != b'"' {
+        return None;
+    }
+    Some((&input[..end], &input[end + 1..]))
+}
+
+/// An object key, borrowed from the frame when it has no escapes (no allocation per key).
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(key)))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(key.to_owned())))
     }
 }
 
@@ -101,6 +189,48 @@ mod tests {
             body(&s("X", &["hello <b>&", "a\"b\\c\n\r\t\u{1}\u{8}\u{c}\u{7f}\u{2028}\u{2029}é"])),
             "{\"CmdName\":\"X\",\"Args\":[\"hello \\u003cb\\u003e\\u0026\",\"a\\\"b\\\\c\\n\\r\\t\\u0001\\u0008\\u000c\u{7f}\\u2028\\u2029é\"]}\n".as_bytes()
         );
+    }
+
+    #[test]
+    fn exact_bodies_parse_as_the_general_parser_does() {
+        for body in [
+            &b"{\"CmdName\":\"P2P_ACK\",\"Args\":[\"u1\",\"9c5b\"]}\n"[..],
+            b"{\"CmdName\":\"SEND_PING\",\"Args\":[]}",
+            b"{\"CmdName\":\"X\",\"Args\":[\"\",\"\xc3\xa9\"]} \r\n",
+        ] {
+            let fast = parse_exact(body).expect("the exact form");
+            let mut general = String::new();
+            general.push_str(std::str::from_utf8(body).unwrap());
+            // The same text with one key in other case goes the general way.
+            let slow = parse_body(general.replacen("CmdName", "cmdname", 1).as_bytes()).unwrap();
+            assert_eq!(fast, slow);
+        }
+        // Escapes, control bytes, other shapes: not the exact form (the general parser decides).
+        for body in [
+            &b"{\"CmdName\":\"X\",\"Args\":[\"a\\\"b\"]}"[..],
+            b"{\"CmdName\":\"X\",\"Args\":[\"a\tb\"]}",
+            b"{\"CmdName\":\"X\",\"Args\":[\"a\",]}",
+            b"{\"CmdName\":\"X\",\"Args\":[1]}",
+            b"{\"CmdName\":\"X\",\"Args\":[\"a\"]} x",
+            b"{\"CmdName\":\"X\",\"Args\":[\"a\"]",
+            b"{\"CmdName\":\"X\xff\",\"Args\":[]}",
+            b"{\"CmdName\":\"X\"}",
+        ] {
+            assert!(
+                parse_exact(body).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_and_general_parsers_agree(name in "\\PC*", args in proptest::collection::vec("\\PC*", 0..4)) {
+            let cmd = CmdSimple::new(&name, args);
+            let bytes = body(&cmd);
+            proptest::prop_assert_eq!(parse_body(&bytes).unwrap(), cmd);
+        }
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! first use (unless the accounts come from a file), passwords, and tokens (simple-im's
 //! HTTP login, chat v2 reconnect).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 
 use imkit_protocols::UserId;
 use rand::Rng;
@@ -39,9 +41,9 @@ impl Accounts {
     pub(crate) fn new(file: Option<&AccountsFile>) -> Self {
         let mut accounts = Accounts {
             fixed: file.is_some(),
-            users: HashMap::new(),
-            by_nick: HashMap::new(),
-            tokens: HashMap::new(),
+            users: HashMap::default(),
+            by_nick: HashMap::default(),
+            tokens: HashMap::default(),
             next_numeric: FIRST_NUMERIC_ID,
         };
         for user in file.map(|f| f.users.as_slice()).unwrap_or_default() {

@@ -62,7 +62,13 @@ impl Envelope {
         match id {
             MessageId::Seq(n) => &self.conversation == conversation && self.seq <= *n,
             MessageId::Text(text) => {
-                *text == self.client_ref || self.uuid.to_string().eq_ignore_ascii_case(text)
+                let mut uuid = uuid::Uuid::encode_buffer();
+                *text == self.client_ref
+                    || self
+                        .uuid
+                        .hyphenated()
+                        .encode_lower(&mut uuid)
+                        .eq_ignore_ascii_case(text)
             }
         }
     }

@@ -2,7 +2,9 @@
 //! devices), kept across reconnects until the user leaves, so members that are offline get
 //! the group's messages at their next login.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 
 use imkit_protocols::{GroupId, UserId};
 

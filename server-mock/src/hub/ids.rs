@@ -2,7 +2,7 @@
 //! generator). Sessions and groups carry their own counter; direct conversations between
 //! two users are counted here, by the unordered pair.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use imkit_protocols::UserId;
 use rand::Rng;
@@ -18,20 +18,29 @@ impl Sequence {
     }
 }
 
-/// Counters of direct (user to user) conversations.
+/// Counters of direct (user to user) conversations, by the lower id then the higher: found
+/// by reference on every message (no owned pair key built per lookup).
 #[derive(Debug, Default)]
 pub(crate) struct DirectSequences {
-    pairs: HashMap<(UserId, UserId), Sequence>,
+    pairs: HashMap<UserId, HashMap<UserId, Sequence>>,
 }
 
 impl DirectSequences {
     pub(crate) fn next(&mut self, a: &UserId, b: &UserId) -> u64 {
-        let key = if a <= b {
-            (a.clone(), b.clone())
-        } else {
-            (b.clone(), a.clone())
-        };
-        self.pairs.entry(key).or_default().next()
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        if let Some(seq) = self
+            .pairs
+            .get_mut(low)
+            .and_then(|peers| peers.get_mut(high))
+        {
+            return seq.next();
+        }
+        self.pairs
+            .entry(low.clone())
+            .or_default()
+            .entry(high.clone())
+            .or_default()
+            .next()
     }
 }
 

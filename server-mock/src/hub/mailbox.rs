@@ -3,7 +3,9 @@
 //! that ack: redelivered at each login until acked). Keyed by user and device, so one
 //! device's backlog is not replayed on another that already has it.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use imkit_protocols::{Conversation, MessageId, UserId};
@@ -23,7 +25,15 @@ struct Stored {
 #[derive(Debug, Default)]
 pub(crate) struct Mailboxes {
     offline: HashMap<UserId, VecDeque<Stored>>,
-    unacked: HashMap<(UserId, Device), VecDeque<Arc<Envelope>>>,
+    /// By user, then by device (a user has one or a few): looked up on every delivery and
+    /// every ack, without building an owned `(user, device)` key each time.
+    unacked: HashMap<UserId, Vec<DeviceQueue>>,
+}
+
+#[derive(Debug)]
+struct DeviceQueue {
+    device: Device,
+    messages: VecDeque<Arc<Envelope>>,
 }
 
 impl Mailboxes {
@@ -57,33 +67,52 @@ impl Mailboxes {
         taken
     }
 
-    pub(crate) fn unacked_len(&self, user: &UserId, device: &Device) -> usize {
+    fn device_queue(&self, user: &UserId, device: &Device) -> Option<&VecDeque<Arc<Envelope>>> {
         self.unacked
-            .get(&(user.clone(), device.clone()))
-            .map_or(0, VecDeque::len)
+            .get(user)?
+            .iter()
+            .find(|q| q.device == *device)
+            .map(|q| &q.messages)
+    }
+
+    pub(crate) fn unacked_len(&self, user: &UserId, device: &Device) -> usize {
+        self.device_queue(user, device).map_or(0, VecDeque::len)
     }
 
     pub(crate) fn add_unacked(&mut self, user: &UserId, device: &Device, envelope: Arc<Envelope>) {
-        self.unacked
-            .entry((user.clone(), device.clone()))
-            .or_default()
-            .push_back(envelope);
+        let queues = match self.unacked.get_mut(user) {
+            Some(queues) => queues,
+            None => self.unacked.entry(user.clone()).or_default(),
+        };
+        match queues.iter_mut().find(|q| q.device == *device) {
+            Some(q) => q.messages.push_back(envelope),
+            None => queues.push(DeviceQueue {
+                device: device.clone(),
+                messages: VecDeque::from([envelope]),
+            }),
+        }
     }
 
     /// The unacked messages of a device, oldest first (they stay unacked).
     pub(crate) fn unacked(&self, user: &UserId, device: &Device) -> Vec<Arc<Envelope>> {
-        self.unacked
-            .get(&(user.clone(), device.clone()))
+        self.device_queue(user, device)
             .map(|q| q.iter().cloned().collect())
             .unwrap_or_default()
     }
 
     /// Take the unacked messages of a device away (they go to a receiver that never acks).
     pub(crate) fn take_unacked(&mut self, user: &UserId, device: &Device) -> Vec<Arc<Envelope>> {
-        self.unacked
-            .remove(&(user.clone(), device.clone()))
-            .map(Vec::from)
-            .unwrap_or_default()
+        let Some(queues) = self.unacked.get_mut(user) else {
+            return Vec::new();
+        };
+        let Some(at) = queues.iter().position(|q| q.device == *device) else {
+            return Vec::new();
+        };
+        let taken = queues.swap_remove(at).messages;
+        if queues.is_empty() {
+            self.unacked.remove(user);
+        }
+        Vec::from(taken)
     }
 
     /// Apply an ack; returns how many messages it settled. A sequence number settles every
@@ -95,10 +124,13 @@ impl Mailboxes {
         conversation: &Conversation,
         id: &MessageId,
     ) -> usize {
-        let key = (user.clone(), device.clone());
-        let Some(queue) = self.unacked.get_mut(&key) else {
+        let Some(queues) = self.unacked.get_mut(user) else {
             return 0;
         };
+        let Some(at) = queues.iter().position(|q| q.device == *device) else {
+            return 0;
+        };
+        let queue = &mut queues[at].messages;
         let before = queue.len();
         match id {
             MessageId::Seq(_) => queue.retain(|e| !e.acked_by(conversation, id)),
@@ -108,16 +140,19 @@ impl Mailboxes {
                 }
             }
         }
-        let settled = before - queue.len();
-        if queue.is_empty() {
-            self.unacked.remove(&key);
-        }
-        settled
+        // An emptied queue is kept: with one message in flight, the next delivery would
+        // allocate it again (the user's entry costs ~100 bytes).
+        before - queue.len()
     }
 
     /// Messages held for anyone (offline + unacked): for stats and tests.
     pub(crate) fn pending(&self) -> usize {
         self.offline.values().map(VecDeque::len).sum::<usize>()
-            + self.unacked.values().map(VecDeque::len).sum::<usize>()
+            + self
+                .unacked
+                .values()
+                .flatten()
+                .map(|q| q.messages.len())
+                .sum::<usize>()
     }
 }

@@ -76,7 +76,7 @@ mod sessions;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -341,7 +341,7 @@ impl State {
             config,
             closing: false,
             next_conn: 1,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             routes: Routes::default(),
             accounts,
             sessions: Sessions::default(),
@@ -386,13 +386,18 @@ impl State {
     }
 
     fn conn(&self, conn: ConnId) -> Result<&Connection, HubError> {
-        self.conns
-            .get(&conn)
-            .ok_or(HubError::ConnectionClosed(conn))
+        // Not `ok_or`: that builds (and drops) the error on every call.
+        match self.conns.get(&conn) {
+            Some(c) => Ok(c),
+            None => Err(HubError::ConnectionClosed(conn)),
+        }
     }
 
     fn logged_in(&self, conn: ConnId) -> Result<UserId, HubError> {
-        self.conn(conn)?.user.clone().ok_or(HubError::NotLoggedIn)
+        match &self.conn(conn)?.user {
+            Some(user) => Ok(user.clone()),
+            None => Err(HubError::NotLoggedIn),
+        }
     }
 
     fn handle(&mut self, conn: ConnId, command: Command) -> Result<(), HubError> {
@@ -450,9 +455,13 @@ impl State {
                 content,
             } => self.send(conn, to, client_ref, content),
             Command::Ack { conversation, id } => {
-                let user = self.logged_in(conn)?;
-                let device = self.conn(conn)?.device.clone();
-                self.mail.ack(&user, &device, &conversation, &id);
+                let Some(c) = self.conns.get(&conn) else {
+                    return Err(HubError::ConnectionClosed(conn));
+                };
+                let Some(user) = &c.user else {
+                    return Err(HubError::NotLoggedIn);
+                };
+                self.mail.ack(user, &c.device, &conversation, &id);
                 Ok(())
             }
             Command::Read {
@@ -1035,10 +1044,11 @@ impl State {
 
     /// Queue a message for one connection; false if it must be kept instead.
     fn deliver(&mut self, conn: ConnId, envelope: &Arc<Envelope>) -> bool {
+        // Fields borrowed one by one (no clone of the user or device per delivery).
         let Some(c) = self.conns.get(&conn) else {
             return false;
         };
-        let Some(user) = c.user.clone() else {
+        let Some(user) = &c.user else {
             return false;
         };
         if c.queue.is_closed() {
@@ -1049,24 +1059,22 @@ impl State {
             return true;
         }
         let acks = c.options.receiver_acks;
-        let device = c.device.clone();
-        if acks && self.mail.unacked_len(&user, &device) >= self.config.unacked_limit {
+        if acks && self.mail.unacked_len(user, &c.device) >= self.config.unacked_limit {
             tracing::info!(conn = %conn, peer = %c.peer, %user, "too many unacked messages: dropping the connection");
             self.drop_conn(conn, CloseReason::SlowConsumer);
             return false;
         }
         let due = self.chaos.due();
-        let peer = c.peer;
         match c.queue.push(Item::Deliver(envelope.clone()), due) {
             Ok(()) => {
                 if acks {
-                    self.mail.add_unacked(&user, &device, envelope.clone());
+                    self.mail.add_unacked(user, &c.device, envelope.clone());
                 }
                 self.stats.delivered += 1;
                 true
             }
             Err(PushError::Full) => {
-                tracing::info!(conn = %conn, %peer, %user, "outbound queue full: dropping the slow connection");
+                tracing::info!(conn = %conn, peer = %c.peer, %user, "outbound queue full: dropping the slow connection");
                 self.drop_conn(conn, CloseReason::SlowConsumer);
                 false
             }

@@ -96,9 +96,14 @@ impl OutboundQueue {
         if state.slots.len() >= self.capacity + state.credit {
             return Err(PushError::Full);
         }
+        let was_empty = state.slots.is_empty();
         state.slots.push_back(Slot { item, due });
         drop(state);
-        self.notify.notify_one();
+        // The receiver only waits after it saw the queue empty (under the lock), so a push
+        // onto a non-empty queue needs no wake-up: it will be taken with what is before it.
+        if was_empty {
+            self.notify.notify_one();
+        }
         Ok(())
     }
 

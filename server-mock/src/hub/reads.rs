@@ -1,6 +1,6 @@
 //! Read marks: how far each participant has read each conversation (chat `VIEWED_ACK`).
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use imkit_protocols::{Conversation, MessageId, UserId};
 

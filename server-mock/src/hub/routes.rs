@@ -1,6 +1,6 @@
 //! Online routes: which connections (all devices) a user is logged in on.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use imkit_protocols::UserId;
 

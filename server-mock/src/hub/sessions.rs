@@ -2,7 +2,9 @@
 //! eutamias' sessions with a chosen peer (they last until closed, so messages to an offline
 //! peer wait for it). Plus the pool of users free to be matched.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 
 use imkit_protocols::{SessionId, UserId};
 use rand::Rng;
@@ -62,14 +64,14 @@ pub(crate) struct Sessions {
 impl Default for Sessions {
     fn default() -> Self {
         Sessions {
-            live: HashMap::new(),
-            by_user: HashMap::new(),
-            opened_pairs: HashMap::new(),
-            ended: HashMap::new(),
+            live: HashMap::default(),
+            by_user: HashMap::default(),
+            opened_pairs: HashMap::default(),
+            ended: HashMap::default(),
             ended_order: VecDeque::new(),
             next_id: FIRST_SESSION_ID,
             free: Vec::new(),
-            free_index: HashMap::new(),
+            free_index: HashMap::default(),
         }
     }
 }

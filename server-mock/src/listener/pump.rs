@@ -88,13 +88,26 @@ pub async fn pump<W: Wire>(
     // A deadline far enough away to stand for "never" without overflowing Instant.
     let never = || Instant::now() + Duration::from_secs(86_400 * 365);
     let idle = context.limits.idle_timeout;
-    let mut idle_deadline = idle.map_or_else(never, |d| Instant::now() + d);
+    // The timers and the shutdown future live across iterations: making (and registering,
+    // and dropping) them in every turn of the loop cost about as much as a small message.
+    let mut last_read = Instant::now();
+    let idle_sleep = sleep_until(idle.map_or_else(never, |d| last_read + d));
+    let timer_sleep = sleep_until(never());
+    let shutdown = context.shutdown.cancelled();
+    tokio::pin!(idle_sleep, timer_sleep, shutdown);
+    let mut timer_at = None;
     // Grown on first use: BATCH events up front (~6.5 KiB) would be half of an idle
     // connection's memory budget.
     let mut batch = Vec::new();
     let mut draining = false;
     let end = 'serve: loop {
         let timer = wire.next_timer();
+        if timer != timer_at {
+            timer_at = timer;
+            if let Some(at) = timer {
+                timer_sleep.as_mut().reset(at);
+            }
+        }
         tokio::select! {
             // Writing first keeps the queue short under load.
             biased;
@@ -116,8 +129,8 @@ pub async fn pump<W: Wire>(
                     Ok(None) => break 'serve End::PeerClosed,
                     Err(e) => break 'serve End::Wire(e),
                 };
-                if let Some(idle) = idle {
-                    idle_deadline = Instant::now() + idle;
+                if idle.is_some() {
+                    last_read = Instant::now();
                 }
                 for command in commands {
                     let kind = command.kind();
@@ -134,9 +147,19 @@ pub async fn pump<W: Wire>(
                 }
             }
             // Stop reading; the hub closes the queue once it is written out.
-            _ = context.shutdown.cancelled(), if !draining => draining = true,
-            _ = sleep_until(idle_deadline), if !draining => break 'serve End::Idle,
-            _ = sleep_until(timer.unwrap_or_else(never)), if timer.is_some() => {
+            _ = &mut shutdown, if !draining => draining = true,
+            // The deadline moves with every read; the timer is only moved when it fires.
+            _ = &mut idle_sleep, if !draining => {
+                let deadline = idle.map_or_else(never, |d| last_read + d);
+                if Instant::now() >= deadline {
+                    break 'serve End::Idle;
+                }
+                idle_sleep.as_mut().reset(deadline);
+            }
+            _ = &mut timer_sleep, if timer.is_some() => {
+                // Set again at the next turn, even to the same instant (as before: a timer
+                // that does not move on fires again).
+                timer_at = None;
                 if let Err(e) = wire.on_timer(conn).await {
                     break 'serve End::Wire(e);
                 }
