@@ -175,7 +175,11 @@ impl Default for Interval {
 
 impl Interval {
     pub fn reset(&mut self) {
-        self.steps.iter_mut().for_each(Histogram::reset);
+        // A reset clears every bucket (~180 KB): only where something was recorded.
+        self.steps
+            .iter_mut()
+            .filter(|h| !h.is_empty())
+            .for_each(Histogram::reset);
         self.step_errors = [0; StepMetric::ALL.len()];
         self.errors.clear();
         self.operations = 0;
@@ -184,7 +188,9 @@ impl Interval {
 
     pub fn add(&mut self, other: &Interval) {
         for (into, from) in self.steps.iter_mut().zip(&other.steps) {
-            let _ = into.add(from);
+            if !from.is_empty() {
+                let _ = into.add(from);
+            }
         }
         for (into, from) in self.step_errors.iter_mut().zip(other.step_errors) {
             *into += from;

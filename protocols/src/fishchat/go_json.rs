@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use super::message::CmdSimple;
+use super::message::{Cmd, CmdSimple};
 use crate::go_json::{self, Escaping, key_matches};
 use crate::{Dialect, Error, Result};
 
@@ -24,10 +24,40 @@ pub fn write_body(cmd: &CmdSimple, out: &mut Vec<u8>) {
     out.extend_from_slice(b"]}\n");
 }
 
+/// [`write_body`] for a typed command, without building its [`CmdSimple`] first.
+pub fn write_cmd(cmd: &Cmd, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"CmdName\":");
+    write_string(cmd.name(), out);
+    out.extend_from_slice(b",\"Args\":[");
+    let mut first = true;
+    cmd.for_each_arg(|arg| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_string(arg, out);
+    });
+    out.extend_from_slice(b"]}\n");
+}
+
 /// Append `s` as Go's encoder writes a string (HTML escaping on), for servers that render
 /// frames straight into their own buffer.
 pub fn write_string(s: &str, out: &mut Vec<u8>) {
-    go_json::write_string(out, s, Escaping::Go);
+    // Most strings need no escape at all: copy them whole (every message goes through here).
+    if s.bytes().all(plain) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        go_json::write_string(out, s, Escaping::Go);
+    }
+}
+
+/// A byte Go's encoder writes as it is and the decoder reads as it is: printable ASCII but
+/// for the quote, the backslash and the HTML-escaped `<` `>` `&`.
+fn plain(b: u8) -> bool {
+    matches!(b, 0x20..=0x7e) && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&')
 }
 
 /// The body as a fresh buffer (see [`write_body`]).
@@ -47,6 +77,9 @@ pub fn body(cmd: &CmdSimple) -> Vec<u8> {
 /// Differences kept on purpose: a top-level `null` (a no-op in Go) and a lone UTF-16
 /// surrogate escape (U+FFFD in Go) are errors here; either way the original drops the frame.
 pub fn parse_body(body: &[u8]) -> Result<CmdSimple> {
+    if let Some(cmd) = parse_plain(body) {
+        return Ok(cmd);
+    }
     let text = String::from_utf8_lossy(body);
     let mut de = serde_json::Deserializer::from_str(&text);
     let cmd = de.deserialize_map(CmdVisitor).and_then(|cmd| {
@@ -54,6 +87,47 @@ pub fn parse_body(body: &[u8]) -> Result<CmdSimple> {
         Ok(cmd)
     });
     cmd.map_err(|e| Error::malformed(Dialect::Fishchat, format!("invalid JSON body: {e}")))
+}
+
+/// The exact form Go's encoder writes, `{"CmdName":"…","Args":["…",…]}` and trailing
+/// whitespace, with only plain bytes (see [`plain`]) in the strings: read directly, with the
+/// result [`parse_body`]'s general path would give. `None`: anything else (the general path
+/// decides).
+fn parse_plain(body: &[u8]) -> Option<CmdSimple> {
+    fn string(rest: &mut &[u8]) -> Option<String> {
+        let inner = rest.strip_prefix(b"\"")?;
+        let end = inner.iter().position(|&b| !plain(b))?;
+        if inner[end] != b'"' {
+            return None;
+        }
+        // Plain bytes are ASCII: valid UTF-8.
+        let s = std::str::from_utf8(&inner[..end]).ok()?.to_owned();
+        *rest = &inner[end + 1..];
+        Some(s)
+    }
+    let mut rest = body.strip_prefix(b"{\"CmdName\":")?;
+    let name = string(&mut rest)?;
+    rest = rest.strip_prefix(b",\"Args\":[")?;
+    let mut args = Vec::with_capacity(3);
+    if let Some(after) = rest.strip_prefix(b"]") {
+        rest = after;
+    } else {
+        loop {
+            args.push(string(&mut rest)?);
+            match rest.split_first()? {
+                (b',', after) => rest = after,
+                (b']', after) => {
+                    rest = after;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    rest = rest.strip_prefix(b"}")?;
+    rest.iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .then_some(CmdSimple { name, args })
 }
 
 struct CmdVisitor;
@@ -101,6 +175,79 @@ mod tests {
             body(&s("X", &["hello <b>&", "a\"b\\c\n\r\t\u{1}\u{8}\u{c}\u{7f}\u{2028}\u{2029}é"])),
             "{\"CmdName\":\"X\",\"Args\":[\"hello \\u003cb\\u003e\\u0026\",\"a\\\"b\\\\c\\n\\r\\t\\u0001\\u0008\\u000c\u{7f}\\u2028\\u2029é\"]}\n".as_bytes()
         );
+    }
+
+    #[test]
+    fn the_plain_form_reads_as_the_general_path_does() {
+        let general = |body: &[u8]| {
+            let text = String::from_utf8_lossy(body);
+            let mut de = serde_json::Deserializer::from_str(&text);
+            let cmd = de.deserialize_map(CmdVisitor).ok()?;
+            de.end().ok().map(|()| cmd)
+        };
+        for body in [
+            &b"{\"CmdName\":\"RESP_MESSAGE_P2P\",\"Args\":[\"lg1.a.b;x\",\"42\",\"5f0c-uuid\"]}\n"[..],
+            b"{\"CmdName\":\"REQ_MSG_SERVER\",\"Args\":[]}\n",
+            b"{\"CmdName\":\"\",\"Args\":[\"\"]} \r\n\t",
+        ] {
+            let plain = parse_plain(body);
+            assert!(plain.is_some(), "{:?}", String::from_utf8_lossy(body));
+            assert_eq!(plain, general(body));
+            assert_eq!(parse_body(body).ok(), plain);
+        }
+        // Anything else goes the general way (and still parses where Go would).
+        for body in [
+            &b"{\"CmdName\":\"N\",\"Args\":[\"a\\u003cb\"]}"[..],
+            b"{\"CmdName\":\"N\",\"Args\":[\"caf\xc3\xa9\"]}",
+            b"{\"cmdname\":\"N\",\"Args\":[]}",
+            b"{\"CmdName\":\"N\",\"Args\":[\"a\",]}",
+            b"{\"CmdName\":\"N\",\"Args\":[\"a\"]} x",
+            b"{\"CmdName\":\"N\",\"Args\":[\"a\tb\"]}",
+            b"{\"CmdName\":\"N\",\"Args\":null}",
+            b"{\"CmdName\":\"N\",\"Args\":[\"a\"]",
+        ] {
+            assert_eq!(parse_plain(body), None, "{:?}", String::from_utf8_lossy(body));
+            assert_eq!(parse_body(body).ok(), general(body));
+        }
+    }
+
+    #[test]
+    fn a_typed_command_is_written_as_its_simple_form() {
+        for cmd in [
+            Cmd::ReqMsgServer,
+            Cmd::SendPing,
+            Cmd::SendClientId {
+                client_id: "42".into(),
+            },
+            Cmd::SendMessageP2p {
+                to: "7".into(),
+                msg: "hi <there> \"é\"".into(),
+                from: "42".into(),
+            },
+            Cmd::JoinTopic {
+                topic: "t".into(),
+                client_id: "42".into(),
+            },
+            Cmd::Unknown {
+                name: "X".into(),
+                args: vec!["a".into(), "b".into()],
+            },
+        ] {
+            let mut out = Vec::new();
+            write_cmd(&cmd, &mut out);
+            assert_eq!(out, body(&cmd.to_simple()), "{cmd:?}");
+        }
+    }
+
+    #[test]
+    fn plain_strings_are_written_as_go_writes_them() {
+        for s in ["", "hello world", "lg1.a.b;xyz", "a<b", "q\"", "é", "tab\t"] {
+            let mut fast = Vec::new();
+            write_string(s, &mut fast);
+            let mut general = Vec::new();
+            go_json::write_string(&mut general, s, Escaping::Go);
+            assert_eq!(fast, general, "{s:?}");
+        }
     }
 
     #[test]
