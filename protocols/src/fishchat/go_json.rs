@@ -57,8 +57,19 @@ pub fn write_string(s: &str, out: &mut Vec<u8>) {
 /// A byte Go's encoder writes as it is and the decoder reads as it is: printable ASCII but
 /// for the quote, the backslash and the HTML-escaped `<` `>` `&`.
 fn plain(b: u8) -> bool {
-    matches!(b, 0x20..=0x7e) && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&')
+    PLAIN[usize::from(b)]
 }
+
+/// [`plain`] as a table: one load per byte of every message, both ways.
+static PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x20;
+    while b <= 0x7e {
+        table[b] = !matches!(b as u8, b'"' | b'\\' | b'<' | b'>' | b'&');
+        b += 1;
+    }
+    table
+};
 
 /// The body as a fresh buffer (see [`write_body`]).
 pub fn body(cmd: &CmdSimple) -> Vec<u8> {
