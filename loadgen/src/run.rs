@@ -173,9 +173,11 @@ pub async fn run_with<T: Transport>(
         LoadModel::Closed { .. } => None,
     };
     let spawner = {
-        let handles: Option<Vec<_>> = workers
-            .as_ref()
-            .map(|w| (0..w.count() as u32).map(|i| w.for_user(i).clone()).collect());
+        let handles: Option<Vec<_>> = workers.as_ref().map(|w| {
+            (0..w.count() as u32)
+                .map(|i| w.for_user(i).clone())
+                .collect()
+        });
         let ctx = ctx.clone();
         let spawned = spawned.clone();
         let spawner_done = spawner_done.clone();

@@ -97,7 +97,12 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["loadgen-users-0", "loadgen-users-1", "loadgen-users-0", "loadgen-users-1"]
+            [
+                "loadgen-users-0",
+                "loadgen-users-1",
+                "loadgen-users-0",
+                "loadgen-users-1"
+            ]
         );
     }
 }

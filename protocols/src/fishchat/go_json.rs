@@ -197,7 +197,8 @@ mod tests {
             de.end().ok().map(|()| cmd)
         };
         for body in [
-            &b"{\"CmdName\":\"RESP_MESSAGE_P2P\",\"Args\":[\"lg1.a.b;x\",\"42\",\"5f0c-uuid\"]}\n"[..],
+            &b"{\"CmdName\":\"RESP_MESSAGE_P2P\",\"Args\":[\"lg1.a.b;x\",\"42\",\"5f0c-uuid\"]}\n"
+                [..],
             b"{\"CmdName\":\"REQ_MSG_SERVER\",\"Args\":[]}\n",
             b"{\"CmdName\":\"\",\"Args\":[\"\"]} \r\n\t",
         ] {
@@ -217,7 +218,12 @@ mod tests {
             b"{\"CmdName\":\"N\",\"Args\":null}",
             b"{\"CmdName\":\"N\",\"Args\":[\"a\"]",
         ] {
-            assert_eq!(parse_plain(body), None, "{:?}", String::from_utf8_lossy(body));
+            assert_eq!(
+                parse_plain(body),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
             assert_eq!(parse_body(body).ok(), general(body));
         }
     }
