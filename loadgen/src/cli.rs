@@ -54,6 +54,10 @@ pub struct Cli {
     /// Run slice i of n (0-based) of the users; combine the JSON results with `loadgen merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// Threads running the virtual users, each a single-threaded runtime with its share of
+    /// the users [default: the number of cores]; 0: on the shared multi-threaded runtime.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=1024))]
+    pub threads: Option<u16>,
     /// No live view: a progress line on stderr every few seconds.
     #[arg(long, short)]
     pub quiet: bool,
@@ -197,6 +201,11 @@ async fn run_scenario(cli: &Cli) -> Result<Report> {
         shard,
         hdr_log: cli.outputs.hdr_log.is_some(),
         placement: cli.embedded,
+        threads: match cli.threads {
+            None => Some(crate::workers::default_count()),
+            Some(0) => None,
+            Some(n) => Some(usize::from(n)),
+        },
     };
     let outcome = run(scenario, options, tx, abort).await;
     ctrl_c.abort();

@@ -22,6 +22,7 @@ pub mod thresholds;
 pub mod transport;
 pub mod units;
 pub mod virtual_user;
+pub mod workers;
 
 pub use error::{Error, Result, ScenarioError};
 pub use report::Report;

@@ -6,8 +6,6 @@
 //! message size. Only `[0-9a-z.;]`: nothing any dialect escapes or splits on (no quotes,
 //! spaces, `<`, `>` or `&`).
 
-use std::fmt::Write;
-
 const TAG: &str = "lg1.";
 /// The longest a marker can be (every field at its maximum).
 pub const MAX_LEN: usize = TAG.len() + 8 + 1 + 8 + 1 + 16 + 1 + 16 + 1 + 8 + 1;
@@ -29,36 +27,53 @@ pub struct Marker {
 impl Marker {
     /// The content of a message of `size` bytes (never shorter than the marker).
     pub fn content(&self, size: usize) -> String {
-        let mut s = String::with_capacity(size.max(MAX_LEN));
-        let _ = write!(
-            s,
-            "{TAG}{:x}.{:x}.{:x}.{:x}.{:x};",
-            self.run, self.sender, self.seq, self.intended_us, self.to
-        );
-        const PAD: &str = "abcdefghijklmnopqrstuvwxyz0123456789";
+        // By hand, not `write!`: this runs for every message sent.
+        let mut s = Vec::with_capacity(size.max(MAX_LEN));
+        s.extend_from_slice(TAG.as_bytes());
+        push_hex(&mut s, u64::from(self.run));
+        s.push(b'.');
+        push_hex(&mut s, u64::from(self.sender));
+        s.push(b'.');
+        push_hex(&mut s, self.seq);
+        s.push(b'.');
+        push_hex(&mut s, self.intended_us);
+        s.push(b'.');
+        push_hex(&mut s, u64::from(self.to));
+        s.push(b';');
+        const PAD: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
         while s.len() < size {
             let take = (size - s.len()).min(PAD.len());
-            s.push_str(&PAD[..take]);
+            s.extend_from_slice(&PAD[..take]);
         }
-        s
+        // Only ASCII went in.
+        String::from_utf8(s).unwrap_or_default()
     }
 
     /// Find and parse the marker in a message's content; `None` if there is none (or it is
     /// damaged). Never panics, whatever the content.
     pub fn find(content: &str) -> Option<Marker> {
-        let start = content.find(TAG)? + TAG.len();
-        let rest = &content[start..];
-        let end = rest.find(';')?;
-        let mut fields = rest[..end].split('.');
-        let mut next = || fields.next().filter(|f| !f.is_empty() && f.len() <= 16);
-        let run = u32::from_str_radix(next()?, 16).ok()?;
-        let sender = u32::from_str_radix(next()?, 16).ok()?;
-        let seq = u64::from_str_radix(next()?, 16).ok()?;
-        let intended_us = u64::from_str_radix(next()?, 16).ok()?;
-        let to = u32::from_str_radix(next()?, 16).ok()?;
-        if fields.next().is_some() {
-            return None;
-        }
+        let bytes = content.as_bytes();
+        // Nearly always at the start (the sender put it there).
+        let start = if bytes.starts_with(TAG.as_bytes()) {
+            0
+        } else {
+            content.find(TAG)?
+        } + TAG.len();
+        let mut rest = &bytes[start..];
+        let mut next = |last: bool| -> Option<u64> {
+            let end = rest.iter().position(|&b| b == b'.' || b == b';')?;
+            if (rest[end] == b';') != last {
+                return None;
+            }
+            let value = parse_hex(&rest[..end])?;
+            rest = &rest[end + 1..];
+            Some(value)
+        };
+        let run = u32::try_from(next(false)?).ok()?;
+        let sender = u32::try_from(next(false)?).ok()?;
+        let seq = next(false)?;
+        let intended_us = next(false)?;
+        let to = u32::try_from(next(true)?).ok()?;
         Some(Marker {
             run,
             sender,
@@ -67,6 +82,34 @@ impl Marker {
             to,
         })
     }
+}
+
+/// Lowercase hex without leading zeros (`0` for zero), as `{:x}` writes it.
+pub fn push_hex(out: &mut Vec<u8>, value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let nibbles = (64 - value.leading_zeros()).div_ceil(4).max(1);
+    for i in (0..nibbles).rev() {
+        out.push(DIGITS[((value >> (i * 4)) & 0xf) as usize]);
+    }
+}
+
+/// 1 to 16 hex digits (either case), as `u64::from_str_radix(s, 16)` reads them but
+/// without a sign.
+pub fn parse_hex(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    let mut value = 0u64;
+    for &b in digits {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        value = value << 4 | u64::from(d);
+    }
+    Some(value)
 }
 
 /// A 32-bit FNV-1a hash of a recipient: `u:<user id>` for a person, `g:<group id>` for a group.
@@ -116,6 +159,20 @@ mod tests {
             "lg1.1..3.4.5;",
         ] {
             assert_eq!(Marker::find(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn hex_is_written_and_read_like_std() {
+        for v in [0u64, 1, 0xf, 0x10, 0xabc, u64::from(u32::MAX), u64::MAX] {
+            let mut out = Vec::new();
+            push_hex(&mut out, v);
+            assert_eq!(out, format!("{v:x}").into_bytes());
+            assert_eq!(parse_hex(&out), Some(v));
+        }
+        assert_eq!(parse_hex(b"FF"), Some(255));
+        for bad in [&b""[..], b"+1", b"-1", b"g", b"11111111111111111"] {
+            assert_eq!(parse_hex(bad), None, "{bad:?}");
         }
     }
 

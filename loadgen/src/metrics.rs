@@ -91,23 +91,26 @@ impl Metrics {
 
     /// Record into this thread's recorder (created on first use).
     pub fn with<R>(&self, f: impl FnOnce(&mut Recorder) -> R) -> R {
-        let recorder = LOCAL.with(|local| {
-            let mut local = local.borrow_mut();
-            if let Some((_, r)) = local.iter().find(|(id, _)| *id == self.id) {
-                return r.clone();
-            }
-            // Forget recorders of runs that are over (only this thread still holds them).
-            local.retain(|(_, r)| Arc::strong_count(r) > 1);
-            let r = Arc::new(Mutex::new(Recorder::new()));
-            self.workers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(r.clone());
-            local.push((self.id, r.clone()));
-            r
-        });
-        let mut guard = recorder.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut guard)
+        LOCAL.with(|local| {
+            // Borrowed, not cloned, on the way (several times per message): the recorder
+            // is this thread's, uncontended but for the tick.
+            let at = local.borrow().iter().position(|(id, _)| *id == self.id);
+            let at = at.unwrap_or_else(|| {
+                let mut local = local.borrow_mut();
+                // Forget recorders of runs that are over (only this thread still holds them).
+                local.retain(|(_, r)| Arc::strong_count(r) > 1);
+                let r = Arc::new(Mutex::new(Recorder::new()));
+                self.workers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(r.clone());
+                local.push((self.id, r));
+                local.len() - 1
+            });
+            let local = local.borrow();
+            let mut guard = local[at].1.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut guard)
+        })
     }
 
     /// Move everything recorded since the last call into `interval` (which is reset first).
@@ -175,7 +178,11 @@ impl Default for Interval {
 
 impl Interval {
     pub fn reset(&mut self) {
-        self.steps.iter_mut().for_each(Histogram::reset);
+        // A reset clears every bucket (~180 KB): only where something was recorded.
+        self.steps
+            .iter_mut()
+            .filter(|h| !h.is_empty())
+            .for_each(Histogram::reset);
         self.step_errors = [0; StepMetric::ALL.len()];
         self.errors.clear();
         self.operations = 0;
@@ -184,7 +191,9 @@ impl Interval {
 
     pub fn add(&mut self, other: &Interval) {
         for (into, from) in self.steps.iter_mut().zip(&other.steps) {
-            let _ = into.add(from);
+            if !from.is_empty() {
+                let _ = into.add(from);
+            }
         }
         for (into, from) in self.step_errors.iter_mut().zip(other.step_errors) {
             *into += from;

@@ -26,6 +26,7 @@ use crate::shard::Shard;
 use crate::transport::{Drivers, Transport};
 use crate::units::Rate;
 use crate::virtual_user::{RunContext, VirtualUser};
+use crate::workers::Workers;
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -34,6 +35,9 @@ pub struct RunOptions {
     pub hdr_log: bool,
     /// Where an embedded server-mock runs.
     pub placement: Placement,
+    /// Run the users on this many single-threaded runtimes of their own (see [`Workers`]);
+    /// `None`: on the caller's runtime.
+    pub threads: Option<usize>,
 }
 
 /// What a run produced.
@@ -157,6 +161,11 @@ pub async fn run_with<T: Transport>(
     });
 
     // Release users on schedule.
+    let workers = options
+        .threads
+        .map(Workers::start)
+        .transpose()
+        .map_err(|e| Error::Aborted(format!("cannot start the user threads: {e}")))?;
     let spawned = Arc::new(AtomicU32::new(0));
     let spawner_done = CancellationToken::new();
     let max_online = match &scenario.load.model {
@@ -164,6 +173,11 @@ pub async fn run_with<T: Transport>(
         LoadModel::Closed { .. } => None,
     };
     let spawner = {
+        let handles: Option<Vec<_>> = workers.as_ref().map(|w| {
+            (0..w.count() as u32)
+                .map(|i| w.for_user(i).clone())
+                .collect()
+        });
         let ctx = ctx.clone();
         let spawned = spawned.clone();
         let spawner_done = spawner_done.clone();
@@ -182,7 +196,10 @@ pub async fn run_with<T: Transport>(
                     VirtualUser::new(ctx.clone(), slot.index, slot.stop.map(|s| epoch + s))
                 {
                     spawned.fetch_add(1, Ordering::AcqRel);
-                    users.spawn(vu.run());
+                    match &handles {
+                        Some(h) => users.spawn_on(vu.run(), &h[slot.index as usize % h.len()]),
+                        None => users.spawn(vu.run()),
+                    };
                 }
                 // Reap finished users so the set stays small.
                 while users.try_join_next().is_some() {}
@@ -260,7 +277,7 @@ pub async fn run_with<T: Transport>(
             Some(_) if aborted => "aborted",
             Some(_) => "drain",
         };
-        let mut report = build(
+        let report = build(
             &scenario,
             &address,
             embedded,
@@ -270,8 +287,8 @@ pub async fn run_with<T: Transport>(
             spawned.load(Ordering::Relaxed),
             peak,
             (now - epoch).as_secs_f64(),
+            true,
         );
-        report.judge(&scenario.thresholds);
         let _ = snapshots.send(Snapshot::new(
             phase,
             &report,
@@ -301,6 +318,7 @@ pub async fn run_with<T: Transport>(
         &mut last_tick,
         &mut peak,
     );
+    drop(workers);
     if aborted {
         return Err(Error::Aborted("stopped by the user before the end".into()));
     }
@@ -323,8 +341,8 @@ pub async fn run_with<T: Transport>(
         spawned.load(Ordering::Relaxed),
         peak,
         duration_s,
+        false,
     );
-    report.judge(&scenario.thresholds);
     if let (Some(cpu_ms), Some(peak_rss_kib)) = (resources::cpu_ms(), resources::peak_rss_kib()) {
         report.set_resources(Resources {
             cpu_ms,
@@ -359,6 +377,7 @@ fn build(
     started: u32,
     peak: i64,
     duration_s: f64,
+    live: bool,
 ) -> Report {
     let facts = RunFacts {
         scenario: &scenario.name,
@@ -370,7 +389,12 @@ fn build(
         started: u64::from(started),
         max_online: peak,
     };
-    Report::build(&facts, totals, timeline.to_vec(), &[])
+    let thresholds = &scenario.thresholds;
+    if live {
+        Report::build_live(&facts, totals, timeline.to_vec(), thresholds)
+    } else {
+        Report::build(&facts, totals, timeline.to_vec(), thresholds)
+    }
 }
 
 /// A users file: one `user[,password[,device]]` per line; `#` comments.

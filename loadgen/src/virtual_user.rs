@@ -107,6 +107,15 @@ struct Talking {
     group: bool,
 }
 
+/// `<seq>.<intended µs>` in hex: how an `Accepted` is matched to its send.
+fn client_ref(seq: u64, intended_us: u64) -> String {
+    let mut out = Vec::with_capacity(24);
+    crate::marker::push_hex(&mut out, seq);
+    out.push(b'.');
+    crate::marker::push_hex(&mut out, intended_us);
+    String::from_utf8(out).unwrap_or_default()
+}
+
 const UNACCEPTED_MAX: usize = 32;
 const UNREAD_MAX: usize = 16;
 
@@ -833,7 +842,7 @@ impl<T: Transport> VirtualUser<T> {
         };
         let command = Command::Send {
             to: talk.to,
-            client_ref: format!("{seq:x}.{intended_us:x}"),
+            client_ref: client_ref(seq, intended_us),
             content: marker.content(size),
         };
         if !self
@@ -914,22 +923,29 @@ impl<T: Transport> VirtualUser<T> {
         cancel: Option<&CancellationToken>,
         want: &mut (dyn FnMut(&Event) -> bool + Send),
     ) -> Result<Option<Event>, Halt> {
+        // One timer and one cancellation waiter per call, not per event: registering them
+        // again for every event was a good part of the cost of a message.
         let far = Instant::now() + Duration::from_secs(86_400);
-        let deadline = deadline.unwrap_or(far);
-        let never = CancellationToken::new();
-        let cancel = cancel.unwrap_or(&never);
+        let sleep = sleep_until(deadline.unwrap_or(far));
+        let cancelled = async {
+            match cancel {
+                Some(cancel) => cancel.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(sleep, cancelled);
         loop {
             let Some(session) = self.session.as_mut() else {
                 tokio::select! {
-                    _ = sleep_until(deadline) => return Ok(None),
-                    _ = cancel.cancelled() => return Ok(None),
+                    _ = &mut sleep => return Ok(None),
+                    _ = &mut cancelled => return Ok(None),
                 }
             };
             let event = tokio::select! {
                 biased;
                 event = session.recv() => event,
-                _ = sleep_until(deadline) => return Ok(None),
-                _ = cancel.cancelled() => return Ok(None),
+                _ = &mut sleep => return Ok(None),
+                _ = &mut cancelled => return Ok(None),
             };
             let Some(event) = event else {
                 self.session = None;

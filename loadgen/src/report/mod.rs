@@ -85,18 +85,27 @@ pub struct StepReport {
 
 impl StepReport {
     pub fn from_histogram(h: &Histogram<u64>, errors: u64) -> StepReport {
-        let some = |v: u64| (!h.is_empty()).then_some(v);
+        let mut step = StepReport::summary(h, errors);
+        step.histogram = encode_histogram(h);
+        step
+    }
+
+    /// The figures without the encoded histogram (deflating every step's histogram once a
+    /// second cost more than all the messages of a small run).
+    pub fn summary(h: &Histogram<u64>, errors: u64) -> StepReport {
+        // Each figure walks the buckets: none for an empty histogram.
+        let some = |f: &dyn Fn(&Histogram<u64>) -> u64| (!h.is_empty()).then(|| f(h));
         StepReport {
             count: h.len(),
             errors,
-            min_us: some(h.min()),
+            min_us: some(&|h| h.min()),
             mean_us: (!h.is_empty()).then(|| h.mean()),
-            p50_us: some(h.value_at_quantile(0.5)),
-            p90_us: some(h.value_at_quantile(0.9)),
-            p99_us: some(h.value_at_quantile(0.99)),
-            p999_us: some(h.value_at_quantile(0.999)),
-            max_us: some(h.max()),
-            histogram: encode_histogram(h),
+            p50_us: some(&|h| h.value_at_quantile(0.5)),
+            p90_us: some(&|h| h.value_at_quantile(0.9)),
+            p99_us: some(&|h| h.value_at_quantile(0.99)),
+            p999_us: some(&|h| h.value_at_quantile(0.999)),
+            max_us: some(&|h| h.max()),
+            histogram: String::new(),
         }
     }
 
@@ -141,13 +150,42 @@ impl Report {
         timeline: Vec<TimelinePoint>,
         thresholds: &[Threshold],
     ) -> Report {
+        Report::build_with(facts, totals, timeline, thresholds, |_| true)
+    }
+
+    /// The report as it stands during the run (the live view, once a second): histograms
+    /// are encoded only for steps whose thresholds need more than the stored percentiles.
+    pub fn build_live(
+        facts: &RunFacts<'_>,
+        totals: &Interval,
+        timeline: Vec<TimelinePoint>,
+        thresholds: &[Threshold],
+    ) -> Report {
+        Report::build_with(facts, totals, timeline, thresholds, |step| {
+            thresholds.iter().any(|t| {
+                matches!(t.metric, Metric::Step(s, Stat::Percentile(q))
+                    if s == step && !matches!(q, 500 | 900 | 990 | 999))
+            })
+        })
+    }
+
+    fn build_with(
+        facts: &RunFacts<'_>,
+        totals: &Interval,
+        timeline: Vec<TimelinePoint>,
+        thresholds: &[Threshold],
+        encode: impl Fn(StepMetric) -> bool,
+    ) -> Report {
         let steps = StepMetric::ALL
             .iter()
             .map(|s| {
-                (
-                    s.name().to_owned(),
-                    StepReport::from_histogram(totals.step(*s), totals.step_errors[s.index()]),
-                )
+                let (h, errors) = (totals.step(*s), totals.step_errors[s.index()]);
+                let step = if encode(*s) {
+                    StepReport::from_histogram(h, errors)
+                } else {
+                    StepReport::summary(h, errors)
+                };
+                (s.name().to_owned(), step)
             })
             .collect();
         let total = totals.error_total();

@@ -6,12 +6,13 @@
 //! [`Connection`]: super::Connection
 
 use std::collections::{BTreeSet, VecDeque};
+use std::pin::Pin;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::{Instant, Sleep, sleep_until};
 
 use super::{ConnectTimings, Connector, Link, Ready};
 use crate::{Command, ConnectionState, Dialect, DriverConfig, Error, Event, GroupId, Result};
@@ -123,6 +124,7 @@ async fn start<C: Connector>(
         joined: BTreeSet::new(),
         heartbeat_every: None,
         next_heartbeat: None,
+        heartbeat_timer: None,
         awaiting_since: None,
         attempt: 0,
         retry_at: None,
@@ -146,6 +148,9 @@ struct Inline<C: Connector> {
     joined: BTreeSet<GroupId>,
     heartbeat_every: Option<Duration>,
     next_heartbeat: Option<Instant>,
+    /// The timer for `next_heartbeat`, kept between events: a new one per event was
+    /// registered in (and removed from) the timer wheel for every message received.
+    heartbeat_timer: Option<Pin<Box<Sleep>>>,
     awaiting_since: Option<Instant>,
     /// Reconnect attempts since the link was lost, and when the next one is due.
     attempt: u32,
@@ -292,6 +297,15 @@ impl<C: Connector> Inline<C> {
         };
         let far = Instant::now() + Duration::from_secs(3600);
         let heartbeat = self.next_heartbeat.filter(|_| ready == Ready::Now);
+        let timer = heartbeat.map(|at| {
+            let timer = self
+                .heartbeat_timer
+                .get_or_insert_with(|| Box::pin(sleep_until(at)));
+            if timer.deadline() != at {
+                timer.as_mut().reset(at);
+            }
+            timer
+        });
         let Some(link) = self.link.as_mut() else {
             return;
         };
@@ -312,7 +326,7 @@ impl<C: Connector> Inline<C> {
                 }
                 Err(e) => self.lost(e),
             },
-            _ = sleep_until(heartbeat.unwrap_or(far)), if heartbeat.is_some() => {
+            _ = async { if let Some(timer) = timer { timer.await } }, if heartbeat.is_some() => {
                 if let Err(e) = link.heartbeat().await {
                     self.lost(e);
                     return;

@@ -103,7 +103,8 @@ impl Encoder<&Cmd> for FrameCodec {
     type Error = Error;
 
     fn encode(&mut self, cmd: &Cmd, dst: &mut BytesMut) -> Result<()> {
-        let body = go_json::body(&cmd.to_simple());
+        let mut body = Vec::with_capacity(128);
+        go_json::write_cmd(cmd, &mut body);
         if body.len() > self.max_frame {
             return Err(Error::FrameTooLarge {
                 dialect: Dialect::Fishchat,

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use super::message::CmdSimple;
+use super::message::{Cmd, CmdSimple};
 use crate::go_json::{self, Escaping, key_matches};
 use crate::{Dialect, Error, Result};
 
@@ -23,6 +23,22 @@ pub fn write_body(cmd: &CmdSimple, out: &mut Vec<u8>) {
         }
         write_string(arg, out);
     }
+    out.extend_from_slice(b"]}\n");
+}
+
+/// [`write_body`] for a typed command, without building its [`CmdSimple`] first.
+pub fn write_cmd(cmd: &Cmd, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"CmdName\":");
+    write_string(cmd.name(), out);
+    out.extend_from_slice(b",\"Args\":[");
+    let mut first = true;
+    cmd.for_each_arg(|arg| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_string(arg, out);
+    });
     out.extend_from_slice(b"]}\n");
 }
 
@@ -230,6 +246,34 @@ mod tests {
             let cmd = CmdSimple::new(&name, args);
             let bytes = body(&cmd);
             proptest::prop_assert_eq!(parse_body(&bytes).unwrap(), cmd);
+        }
+    }
+
+    #[test]
+    fn a_typed_command_is_written_as_its_simple_form() {
+        for cmd in [
+            Cmd::ReqMsgServer,
+            Cmd::SendPing,
+            Cmd::SendClientId {
+                client_id: "42".into(),
+            },
+            Cmd::SendMessageP2p {
+                to: "7".into(),
+                msg: "hi <there> \"é\"".into(),
+                from: "42".into(),
+            },
+            Cmd::JoinTopic {
+                topic: "t".into(),
+                client_id: "42".into(),
+            },
+            Cmd::Unknown {
+                name: "X".into(),
+                args: vec!["a".into(), "b".into()],
+            },
+        ] {
+            let mut out = Vec::new();
+            write_cmd(&cmd, &mut out);
+            assert_eq!(out, body(&cmd.to_simple()), "{cmd:?}");
         }
     }
 

@@ -183,26 +183,53 @@ impl Cmd {
 
     /// The wire form (`SEND_PING` carries the reference client's literal `"PING"`).
     pub fn to_simple(&self) -> CmdSimple {
-        let args: Vec<String> = match self {
-            Cmd::ReqMsgServer => vec![],
-            Cmd::SendPing => vec![PING_ARG.to_owned()],
-            Cmd::SelectMsgServerForClient { addr } => vec![addr.clone()],
-            Cmd::SendClientId { client_id } => vec![client_id.clone()],
-            Cmd::CreateTopic { topic } => vec![topic.clone()],
-            Cmd::SendMessageP2p { to, msg, from } => vec![to.clone(), msg.clone(), from.clone()],
-            Cmd::RespMessageP2p { msg, from, uuid } => {
-                vec![msg.clone(), from.clone(), uuid.clone()]
-            }
-            Cmd::P2pAck { client_id, uuid } => vec![client_id.clone(), uuid.clone()],
-            Cmd::JoinTopic { topic, client_id } => vec![topic.clone(), client_id.clone()],
-            Cmd::LocateTopicMsgAddr { addr, topic } => vec![addr.clone(), topic.clone()],
-            Cmd::SendMessageTopic { topic, msg } => vec![topic.clone(), msg.clone()],
-            Cmd::RespMessageTopic { topic, msg, from } => {
-                vec![topic.clone(), msg.clone(), from.clone()]
-            }
-            Cmd::Unknown { args, .. } => args.clone(),
-        };
+        let mut args = Vec::with_capacity(3);
+        self.for_each_arg(|a| args.push(a.to_owned()));
         CmdSimple::new(self.name(), args)
+    }
+
+    /// Each wire argument in order, as [`Cmd::to_simple`] has them (without copying them).
+    pub fn for_each_arg(&self, mut f: impl FnMut(&str)) {
+        match self {
+            Cmd::ReqMsgServer => {}
+            Cmd::SendPing => f(PING_ARG),
+            Cmd::SelectMsgServerForClient { addr: a }
+            | Cmd::SendClientId { client_id: a }
+            | Cmd::CreateTopic { topic: a } => f(a),
+            Cmd::P2pAck {
+                client_id: a,
+                uuid: b,
+            }
+            | Cmd::JoinTopic {
+                topic: a,
+                client_id: b,
+            }
+            | Cmd::LocateTopicMsgAddr { addr: a, topic: b }
+            | Cmd::SendMessageTopic { topic: a, msg: b } => {
+                f(a);
+                f(b);
+            }
+            Cmd::SendMessageP2p {
+                to: a,
+                msg: b,
+                from: c,
+            }
+            | Cmd::RespMessageP2p {
+                msg: a,
+                from: b,
+                uuid: c,
+            }
+            | Cmd::RespMessageTopic {
+                topic: a,
+                msg: b,
+                from: c,
+            } => {
+                f(a);
+                f(b);
+                f(c);
+            }
+            Cmd::Unknown { args, .. } => args.iter().for_each(|a| f(a)),
+        }
     }
 
     /// Whether a client sends this (as opposed to a gateway or msg_server).
