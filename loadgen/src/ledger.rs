@@ -288,6 +288,7 @@ mod tests {
             seq,
             intended_us: t,
             to: recipient_hash(b'u', "9"),
+            owed: true,
         })
     }
 

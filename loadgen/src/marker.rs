@@ -2,13 +2,13 @@
 //! time and a hash of the intended recipient. The receiving user finds it and so loadgen knows
 //! each message without keeping a map of them.
 //!
-//! Form: `lg1.<run>.<sender>.<seq>.<intended_us>.<to>;` in lowercase hex, then padding up to the
-//! message size. Only `[0-9a-z.;]`: nothing any dialect escapes or splits on (no quotes,
+//! Form: `lg2.<run>.<sender>.<seq>.<intended_us>.<to>.<owed>;` in lowercase hex (`owed` is `1`
+//! or `0`), then padding up to the message size. Only `[0-9a-z.;]`: nothing any dialect escapes or splits on (no quotes,
 //! spaces, `<`, `>` or `&`).
 
-const TAG: &str = "lg1.";
+const TAG: &str = "lg2.";
 /// The longest a marker can be (every field at its maximum).
-pub const MAX_LEN: usize = TAG.len() + 8 + 1 + 8 + 1 + 16 + 1 + 16 + 1 + 8 + 1;
+pub const MAX_LEN: usize = TAG.len() + 8 + 1 + 8 + 1 + 16 + 1 + 16 + 1 + 8 + 1 + 1 + 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Marker {
@@ -22,6 +22,10 @@ pub struct Marker {
     pub intended_us: u64,
     /// [`recipient_hash`] of whom it is for.
     pub to: u32,
+    /// Whether the sender counted a delivery as owed at every recipient. It does not for a
+    /// recipient away on a dialect that keeps no offline messages; when one arrives anyway
+    /// (a server that keeps them), the receiver counts it owed then, so `lost` stays exact.
+    pub owed: bool,
 }
 
 impl Marker {
@@ -39,6 +43,8 @@ impl Marker {
         push_hex(&mut s, self.intended_us);
         s.push(b'.');
         push_hex(&mut s, u64::from(self.to));
+        s.push(b'.');
+        s.push(if self.owed { b'1' } else { b'0' });
         s.push(b';');
         const PAD: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
         while s.len() < size {
@@ -73,13 +79,19 @@ impl Marker {
         let sender = u32::try_from(next(false)?).ok()?;
         let seq = next(false)?;
         let intended_us = next(false)?;
-        let to = u32::try_from(next(true)?).ok()?;
+        let to = u32::try_from(next(false)?).ok()?;
+        let owed = match next(true)? {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
         Some(Marker {
             run,
             sender,
             seq,
             intended_us,
             to,
+            owed,
         })
     }
 }
@@ -136,13 +148,17 @@ mod tests {
             seq: 300,
             intended_us: 1_500_000,
             to: 0xdead,
+            owed: true,
         };
         let c = m.content(64);
         assert_eq!(c.len(), 64);
-        assert!(c.starts_with("lg1.ab.7.12c.16e360.dead;abc"), "{c}");
+        assert!(c.starts_with("lg2.ab.7.12c.16e360.dead.1;abc"), "{c}");
         assert_eq!(Marker::find(&c), Some(m));
         // Shorter than the marker: the marker alone.
-        assert_eq!(m.content(4), "lg1.ab.7.12c.16e360.dead;");
+        assert_eq!(m.content(4), "lg2.ab.7.12c.16e360.dead.1;");
+        let unowed = Marker { owed: false, ..m };
+        assert_eq!(unowed.content(4), "lg2.ab.7.12c.16e360.dead.0;");
+        assert_eq!(Marker::find(&unowed.content(64)), Some(unowed));
         // Found inside other text too (a server may prefix the content).
         assert_eq!(Marker::find(&format!("re: {c}")), Some(m));
     }
@@ -151,12 +167,15 @@ mod tests {
     fn damaged_markers_are_none() {
         for bad in [
             "",
-            "lg1.",
-            "lg1.1.2.3.4;",
-            "lg1.1.2.3.4.5.6;",
-            "lg1.zz.2.3.4.5;",
-            "lg1.1.2.3.4.5",
-            "lg1.1..3.4.5;",
+            "lg2.",
+            "lg2.1.2.3.4.5;",
+            "lg2.1.2.3.4.5.1.1;",
+            "lg2.1.2.3.4.5.2;",
+            "lg2.zz.2.3.4.5.1;",
+            "lg2.1.2.3.4.5.1",
+            "lg2.1..3.4.5.1;",
+            // The previous form (no owed flag) is another run's.
+            "lg1.1.2.3.4.5;",
         ] {
             assert_eq!(Marker::find(bad), None, "{bad}");
         }
@@ -178,8 +197,8 @@ mod tests {
 
     proptest! {
         #[test]
-        fn round_trips_and_never_panics(run: u32, sender: u32, seq: u64, t: u64, to: u32, size in 0usize..200, junk in ".{0,64}") {
-            let m = Marker { run, sender, seq, intended_us: t, to };
+        fn round_trips_and_never_panics(run: u32, sender: u32, seq: u64, t: u64, to: u32, owed: bool, size in 0usize..200, junk in ".{0,64}") {
+            let m = Marker { run, sender, seq, intended_us: t, to, owed };
             let c = m.content(size);
             prop_assert!(c.len() >= size && c.len() <= size.max(MAX_LEN));
             prop_assert!(c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b';'));

@@ -90,6 +90,10 @@ pub struct VirtualUser<T: Transport> {
     unread: VecDeque<(MessageId, u64)>,
     last_delivered: Option<(Conversation, MessageId)>,
     lost_at: Option<Instant>,
+    /// Our last time away (µs from the epoch; the end is `u64::MAX` while away): a group
+    /// message not owed to every member that reaches us was not owed to us if we were away
+    /// when it was sent.
+    away: (u64, u64),
     /// The conversation comes from `match`: when it ends (the partner left, or a reconnect
     /// made us a new account), match again before the next send.
     matching: bool,
@@ -149,6 +153,7 @@ impl<T: Transport> VirtualUser<T> {
             unread: VecDeque::new(),
             last_delivered: None,
             lost_at: None,
+            away: (u64::MAX, u64::MAX),
             matching: false,
             rng: SmallRng::seed_from_u64(seed),
         })
@@ -167,12 +172,24 @@ impl<T: Transport> VirtualUser<T> {
     }
 
     /// Leave the online count once, whatever path got us offline.
-    fn went_offline(&self, life: u8) {
+    fn went_offline(&mut self, life: u8) {
         let before = self.ctx.roster.get(self.index) & 0x0f;
         if before == state::ONLINE || before == state::LEAVING {
             self.ctx.metrics.online.fetch_sub(1, Ordering::Relaxed);
         }
+        if life == state::AWAY {
+            self.away = (self.ctx.now_us(), u64::MAX);
+        }
         self.ctx.roster.set(self.index, life);
+    }
+
+    /// Online (again): the roster says so, senders owe us their messages from now on.
+    fn came_online(&mut self) {
+        if self.away.1 == u64::MAX {
+            self.away.1 = self.ctx.now_us();
+        }
+        self.ctx.roster.set(self.index, state::ONLINE);
+        self.ctx.metrics.came_online();
     }
 
     fn stopped(&self) -> bool {
@@ -369,8 +386,7 @@ impl<T: Transport> VirtualUser<T> {
         };
         self.recipient.user_hash = recipient_hash(b'u', user.as_str());
         self.ctx.roster.remember(user.as_str(), self.index);
-        self.ctx.roster.set(self.index, state::ONLINE);
-        self.ctx.metrics.came_online();
+        self.came_online();
         Ok(())
     }
 
@@ -816,29 +832,30 @@ impl<T: Transport> VirtualUser<T> {
             .as_micros() as u64;
         let seq = self.seq;
         self.seq += 1;
+        let caps = self.ctx.scenario.target.dialect.capabilities();
+        let (owed, recipients) = if talk.group {
+            let members = talk.peers.clone().filter(|&p| p != self.index);
+            let owed = members
+                .clone()
+                .filter(|&p| self.ctx.roster.receivable(p, caps.offline_messages, true))
+                .count() as u64;
+            (owed, members.count() as u64)
+        } else if talk.peers.start == u32::MAX {
+            (1, 1) // a matched partner of another process: owed while the session lives
+        } else {
+            let owed = self
+                .ctx
+                .roster
+                .receivable(talk.peers.start, caps.offline_messages, false);
+            (u64::from(owed), 1)
+        };
         let marker = Marker {
             run: self.ctx.run,
             sender: self.index,
             seq,
             intended_us,
             to: talk.hash,
-        };
-        let caps = self.ctx.scenario.target.dialect.capabilities();
-        let owed = if talk.group {
-            talk.peers
-                .clone()
-                .filter(|&p| {
-                    p != self.index && self.ctx.roster.receivable(p, caps.offline_messages, true)
-                })
-                .count() as u64
-        } else if talk.peers.start == u32::MAX {
-            1 // a matched partner of another process: owed while the session lives
-        } else {
-            u64::from(
-                self.ctx
-                    .roster
-                    .receivable(talk.peers.start, caps.offline_messages, false),
-            )
+            owed: owed == recipients,
         };
         let command = Command::Send {
             to: talk.to,
@@ -970,8 +987,20 @@ impl<T: Transport> VirtualUser<T> {
                 let marker = Marker::find(&message.content);
                 let loss_us = self.ctx.scenario.ledger.loss_timeout.as_micros() as u64;
                 let receipt = self.inbox.receive(&self.recipient, marker, now_us, loss_us);
+                // Not counted as owed by its sender (we were away, on a dialect that keeps no
+                // offline messages) yet here: owed after all, so `lost` stays exact.
+                let owed_late = marker.is_some_and(|m| {
+                    !m.owed
+                        && matches!(receipt.kind, Arrival::Delivered | Arrival::Late)
+                        && (m.to == self.recipient.user_hash
+                            || (self.away.0..=self.away.1).contains(&m.intended_us))
+                });
                 self.ctx.metrics.with(|r| {
                     r.ledger.record(receipt);
+                    if owed_late {
+                        r.ledger.expected += 1;
+                        r.ledger.settle();
+                    }
                     if let (Some(m), Arrival::Delivered | Arrival::Late) = (marker, receipt.kind) {
                         r.latency(StepMetric::Deliver, now_us.saturating_sub(m.intended_us));
                     }
@@ -1076,8 +1105,7 @@ impl<T: Transport> VirtualUser<T> {
                         r.latency(StepMetric::Reconnect, us);
                     });
                 }
-                self.ctx.roster.set(self.index, state::ONLINE);
-                self.ctx.metrics.came_online();
+                self.came_online();
             }
             _ => {}
         }

@@ -46,7 +46,7 @@ proptest! {
             let sender = i as u32 % senders;
             let seq = next_seq[sender as usize];
             next_seq[sender as usize] += 1;
-            let m = Marker { run: 7, sender, seq, intended_us: i as u64 * 100, to: me.user_hash };
+            let m = Marker { run: 7, sender, seq, intended_us: i as u64 * 100, to: me.user_hash, owed: true };
             if f.dropped { continue; }
             for c in 0..f.copies {
                 arrivals.push(((i as u64 + u64::from(f.delay)) * 10 + u64::from(c) * 7, m));
