@@ -3,14 +3,14 @@
 #
 #   1. the bare baseline: server-mock's forwarding driver against a minimal tokio TCP relay
 #      (one message in flight per direction of each pair: every message is its own write and
-#      read, as loadgen's users' are);
+#      read, as loadgen's users' are; no acks, as 10k.toml's chatting users send none);
 #   2. `loadgen scenarios/10k.toml` against server-mock (fishchat) in a second process, at each
 #      total rate given: delivered messages/s, send->deliver p99, loadgen CPU per 1,000 messages
 #      and RSS per user;
 #   3. beside each, the floor under loadgen's CPU: `paced_floor` (the same connections at the
 #      same pace through the bare relay, no protocol, marker, ledger or histograms).
 #
-#   loadgen/benches/vs-relay.sh [USERS] [SECONDS] [RATES...]   # defaults: 10000 30 20000 60000
+#   loadgen/benches/vs-relay.sh [USERS] [SECONDS] [RATES...]   # defaults: 10000 30 20000 75000
 #
 # Everything binds 127.0.0.1 port 0; every process is killed on exit. Results go to
 # target/bench-vs-relay/ (one JSON per loadgen run) and a table on stdout.
@@ -20,7 +20,7 @@ USERS=${1:-10000}
 SECS=${2:-30}
 shift $(( $# < 2 ? $# : 2 ))
 RATES=("$@")
-[ ${#RATES[@]} -gt 0 ] || RATES=(20000 60000)
+[ ${#RATES[@]} -gt 0 ] || RATES=(20000 75000)
 OUT=${BENCH_OUT:-target/bench-vs-relay}
 mkdir -p "$OUT"
 
@@ -48,7 +48,7 @@ start() { # name, log, command...
 
 start baseline-tcp "$OUT/relay.log" "$EX/baseline_relay" tcp 127.0.0.1:0
 "$EX/forward_bench" --protocol raw-tcp --target "$URL" --server-pid "$PID" \
-  --pairs $((USERS / 2)) --seconds "$SECS" --window 1 >"$OUT/relay.json"
+  --pairs $((USERS / 2)) --seconds "$SECS" --window 1 --raw-acks false >"$OUT/relay.json"
 kill "$PID"
 sleep 2
 

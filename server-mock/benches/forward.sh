@@ -3,13 +3,17 @@
 # and fishchat traffic driven from a second process, beside a bare tokio relay over the same
 # transport, in the same run. Prints one JSON line per run and a table with the ratios.
 #
-#   server-mock/benches/forward.sh [PAIRS] [SECONDS]      # defaults: 5000 pairs (10,000 conns), 10 s
+#   server-mock/benches/forward.sh [PAIRS] [SECONDS] [WINDOW]
+#
+# Defaults: 5000 pairs (10,000 connections), 10 s, 8 messages in flight per direction of a pair.
+# WINDOW=1 makes every message its own write and read (the shape of a chat user's traffic).
 #
 # Everything binds 127.0.0.1 port 0; every process is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PAIRS=${1:-5000}
 SECONDS_MEASURED=${2:-10}
+WINDOW=${3:-8}
 OUT=${BENCH_OUT:-target/bench-forward}
 mkdir -p "$OUT"
 
@@ -38,7 +42,7 @@ start() { # name, log, command...
 run() { # protocol [forward_bench args]
   local protocol=$1; shift
   "$EX/forward_bench" --protocol "$protocol" --target "$URL" --server-pid "$PID" \
-    --pairs "$PAIRS" --seconds "$SECONDS_MEASURED" "$@" | tee -a "$OUT/results.jsonl"
+    --pairs "$PAIRS" --seconds "$SECONDS_MEASURED" --window "$WINDOW" "$@" | tee -a "$OUT/results.jsonl"
   kill "$PID"
   sleep 2
 }
