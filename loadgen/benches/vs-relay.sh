@@ -26,25 +26,8 @@ mkdir -p "$OUT"
 
 cargo build --release -q -p imkit-server-mock -p imkit-loadgen --bin server-mock --bin loadgen \
   --example baseline_relay --example forward_bench --example paced_floor
-BIN=target/release
-EX=target/release/examples
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-# Start a server in the background and wait for its `listening <name> <url>` line.
-start() { # name, log, command...
-  local name=$1 log=$2; shift 2
-  "$@" >"$log" 2>"$log.err" &
-  PID=$!
-  pids+=("$PID")
-  for _ in $(seq 100); do
-    if grep -q "^listening $name " "$log"; then break; fi
-    sleep 0.1
-  done
-  URL=$(grep "^listening $name " "$log" | head -1 | awk '{print $3}')
-  [ -n "$URL" ] || { echo "$name did not start: $(cat "$log.err")" >&2; exit 1; }
-}
+# shellcheck source=server-mock/benches/servers.sh
+source server-mock/benches/servers.sh
 
 start baseline-tcp "$OUT/relay.log" "$EX/baseline_relay" tcp 127.0.0.1:0
 "$EX/forward_bench" --protocol raw-tcp --target "$URL" --server-pid "$PID" \
