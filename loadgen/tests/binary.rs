@@ -319,3 +319,46 @@ fn chaos_with_a_target_is_refused_with_exit_code_2() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("chaos"), "{}", out.stderr);
 }
+
+/// simple-im keeps no offline messages by its capabilities, so what is sent to a reconnecting
+/// partner is not owed; server-mock keeps and delivers it all the same. The receiver counts such
+/// a message owed when it arrives: `delivered` never exceeds `expected`, and `lost` stays exact.
+#[test]
+fn messages_not_owed_that_arrive_anyway_are_owed_then() {
+    let dir = scratch("owed");
+    let file = dir.join("owed.toml");
+    std::fs::write(
+        &file,
+        r#"name = "owed"
+seed = 11
+
+[target]
+dialect = "simple-im"
+
+[load]
+model = "closed"
+users = 60
+ramp_up = "1s"
+hold = "6s"
+message_rate = { per_user = "5/s" }
+
+[ledger]
+loss_timeout = "2s"
+
+[[behaviour]]
+name = "storm"
+weight = 1
+steps = ["login", "pair", { repeat = { for = "6s", steps = [{ send = { for = "1s" } }, "reconnect"] } }, "logout"]
+"#,
+    )
+    .unwrap();
+    let out = loadgen(&dir, &[file.to_str().unwrap()]);
+    assert!(matches!(out.code, 0 | 1), "{}\n{}", out.stdout, out.stderr);
+    let (delivered, expected) = (
+        count(&out.json, "ledger.delivered"),
+        count(&out.json, "ledger.expected"),
+    );
+    assert!(delivered > 1000, "{}", out.json["ledger"]);
+    assert!(delivered <= expected, "{}", out.json["ledger"]);
+    assert_eq!(count(&out.json, "ledger.misdelivered"), 0);
+}
