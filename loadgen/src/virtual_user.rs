@@ -390,6 +390,28 @@ impl<T: Transport> VirtualUser<T> {
         Ok(())
     }
 
+    /// Keep our connection served until the partner's roster state passes `ready` (checked
+    /// every `every`); false (an error counted) if it does not by `deadline` or we stop.
+    async fn await_partner(
+        &mut self,
+        partner: u32,
+        deadline: Instant,
+        every: Duration,
+        ready: impl Fn(u8) -> bool,
+    ) -> Result<bool, Halt> {
+        while !ready(self.ctx.roster.get(partner) & 0x0f) {
+            if Instant::now() >= deadline || self.stopped() {
+                self.ctx
+                    .metrics
+                    .with(|r| r.error("partner_absent", Some(StepMetric::Match)));
+                return Ok(false);
+            }
+            self.pump(Some(Instant::now() + every), None, &mut |_| false)
+                .await?;
+        }
+        Ok(true)
+    }
+
     /// Before we drop or close our connection: let what we queued go out, and wait for the
     /// server to accept what it has (bounded by the reply timeout). What stays unaccepted
     /// is not owed to anyone: it may never have reached the server.
@@ -608,19 +630,13 @@ impl<T: Transport> VirtualUser<T> {
         let started = Instant::now();
         let deadline = started + target.reply_timeout;
         self.ctx.metrics.with(|r| r.operations += 1);
-        while self.ctx.roster.get(partner) & 0x0f == state::NOT_YET {
-            if Instant::now() >= deadline || self.stopped() {
-                self.ctx
-                    .metrics
-                    .with(|r| r.error("partner_absent", Some(StepMetric::Match)));
-                return Ok(());
-            }
-            self.pump(
-                Some(Instant::now() + Duration::from_millis(20)),
-                None,
-                &mut |_| false,
-            )
-            .await?;
+        if !self
+            .await_partner(partner, deadline, Duration::from_millis(20), |s| {
+                s != state::NOT_YET
+            })
+            .await?
+        {
+            return Ok(());
         }
         if caps.send_to_user {
             self.ctx
@@ -636,19 +652,13 @@ impl<T: Transport> VirtualUser<T> {
         }
         // A session with a chosen peer: the lower index opens it once the partner is online.
         if self.index < partner {
-            while self.ctx.roster.get(partner) & 0x0f != state::ONLINE {
-                if Instant::now() >= deadline || self.stopped() {
-                    self.ctx
-                        .metrics
-                        .with(|r| r.error("partner_absent", Some(StepMetric::Match)));
-                    return Ok(());
-                }
-                self.pump(
-                    Some(Instant::now() + Duration::from_millis(50)),
-                    None,
-                    &mut |_| false,
-                )
-                .await?;
+            if !self
+                .await_partner(partner, deadline, Duration::from_millis(50), |s| {
+                    s == state::ONLINE
+                })
+                .await?
+            {
+                return Ok(());
             }
             if !self
                 .send_command(
