@@ -5,6 +5,8 @@
 //! Both originals predate Go 1.22, so `\b` and `\f` are written `\u0008` and `\u000c` (Go 1.22
 //! added the short forms).
 
+use bytes::BufMut;
+
 /// Whose string escaping to copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Escaping {
@@ -22,12 +24,11 @@ pub(crate) enum Escaping {
 /// Scans bytes, not chars: every byte that may need escaping is ASCII or the first byte of
 /// U+2028/U+2029 (`E2 80 A8`/`E2 80 A9`), so runs of plain bytes (nearly all chat text) are
 /// copied in one go. This is the per-message path of two servers.
-pub(crate) fn write_string(out: &mut Vec<u8>, s: &str, escaping: Escaping) {
+pub(crate) fn write_string<B: BufMut + ?Sized>(out: &mut B, s: &str, escaping: Escaping) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let go = escaping == Escaping::Go;
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
+    out.put_u8(b'"');
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -59,20 +60,20 @@ pub(crate) fn write_string(out: &mut Vec<u8>, s: &str, escaping: Escaping) {
                 continue;
             }
         };
-        out.extend_from_slice(&bytes[start..i]);
+        out.put_slice(&bytes[start..i]);
         match escape {
-            Some(escaped) => out.extend_from_slice(escaped),
+            Some(escaped) => out.put_slice(escaped),
             None => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(b >> 4)]);
-                out.push(HEX[usize::from(b & 0xf)]);
+                out.put_slice(b"\\u00");
+                out.put_u8(HEX[usize::from(b >> 4)]);
+                out.put_u8(HEX[usize::from(b & 0xf)]);
             }
         }
         i += len;
         start = i;
     }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+    out.put_slice(&bytes[start..]);
+    out.put_u8(b'"');
 }
 
 /// The bytes `write_string` looks at twice (either escaping): control bytes, `"`, `\\`, the

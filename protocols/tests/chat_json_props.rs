@@ -8,7 +8,7 @@ use imkit_protocols::chat_json::{
     ClientMessage, Code, Context, Inbound, ServerMessage, SignalData, SignalType, V1_MAX_FRAME,
     Version, client_from_command, command_from_client, decode_client_frame, decode_client_payload,
     decode_client_text, decode_server_frame, decode_server_payload, decode_server_text,
-    events_from_server, server_from_event,
+    events_from_server, server_from_event, write_event_json,
 };
 use imkit_protocols::{Command, Conversation, Error, Event, Message, MessageId, SessionId, UserId};
 use proptest::prelude::*;
@@ -365,6 +365,64 @@ proptest! {
         let events = events_from_server(&message, &ctx);
         prop_assert_eq!(events.first(), Some(&event), "{}", json);
     }
+}
+
+proptest! {
+    /// The server's buffer path prints what the typed path prints, after what the buffer
+    /// held, for every event (the per-message ones take their own route); what cannot be
+    /// printed is the same error, and nothing is written then.
+    #[test]
+    fn events_print_into_a_buffer_as_to_json_prints_them(
+        event in prop_oneof![event(), event_chat_cannot_say()],
+        account in id(),
+        version in version(),
+        held in "[a-z]{0,4}",
+    ) {
+        let ctx = Context::new(account, version);
+        let mut buffer = bytes::BytesMut::from(held.as_bytes());
+        let written = write_event_json(&event, &ctx, &mut buffer);
+        match server_from_event(&event, &ctx).and_then(|m| m.to_json(version)) {
+            Ok(json) => {
+                prop_assert!(written.is_ok(), "{:?}", written);
+                prop_assert_eq!(&buffer[..held.len()], held.as_bytes());
+                prop_assert_eq!(std::str::from_utf8(&buffer[held.len()..]).unwrap(), json);
+            }
+            Err(expected) => {
+                prop_assert_eq!(written.map_err(|e| e.to_string()), Err(expected.to_string()));
+                prop_assert_eq!(&buffer[..], held.as_bytes());
+            }
+        }
+    }
+}
+
+/// Per-message events chat cannot print: a delivery outside a session or from a
+/// non-numeric account, an accept without an id, a v2-only event.
+fn event_chat_cannot_say() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        (user(), text()).prop_map(|(from, content)| Event::Delivered(Message {
+            conversation: Conversation::User(from.clone()),
+            from,
+            id: Some(MessageId::Seq(1)),
+            content,
+        })),
+        (session(), "[a-z]{1,5}", text()).prop_map(|(s, from, content)| {
+            Event::Delivered(Message {
+                conversation: Conversation::Session(s),
+                from: UserId::new(from),
+                id: None,
+                content,
+            })
+        }),
+        text().prop_map(|r| Event::Accepted {
+            client_ref: Some(r),
+            id: None,
+        }),
+        Just(Event::Accepted {
+            client_ref: None,
+            id: Some(MessageId::Text("not-a-seq".into())),
+        }),
+        Just(Event::Pong),
+    ]
 }
 
 fn user() -> impl Strategy<Value = UserId> {

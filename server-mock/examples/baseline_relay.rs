@@ -71,8 +71,10 @@ async fn relay_ws(
     waiting: Waiting<(WsOutbound, oneshot::Sender<WsOutbound>)>,
 ) -> anyhow::Result<()> {
     stream.set_nodelay(true)?;
-    let ws =
-        tokio_tungstenite::accept_async_with_config(stream, Some(ws_config(64 * 1024))).await?;
+    // Frames gather in a 4 KiB write buffer and go out at each flush, as server-mock's do:
+    // the baseline batches its writes as well as the server measured against it.
+    let config = ws_config(64 * 1024).write_buffer_size(4 * 1024);
+    let ws = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await?;
     let (mut sink, mut source) = ws.split();
     let Some(Ok(Message::Text(first))) = source.next().await else {
         return Ok(());

@@ -170,10 +170,15 @@ async fn main() -> anyhow::Result<()> {
     }
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
     let count0 = shared.delivered.load(Ordering::Relaxed);
+    let server0 = args.server_pid.map(Usage::of);
+    let driver0 = Usage::of_self();
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let count1 = shared.delivered.load(Ordering::Relaxed);
     let elapsed = t0.elapsed().as_secs_f64();
+    let server =
+        server0.map(|before| Usage::of(args.server_pid.unwrap_or_default()).since(&before));
+    let driver = Usage::of_self().since(&driver0);
     let rss_load = args.server_pid.and_then(rss_kib);
     stop.notify_waiters();
     for s in &senders {
@@ -200,9 +205,66 @@ async fn main() -> anyhow::Result<()> {
         "window": args.window,
         "size": args.size,
         "raw_acks": shared.raw_acks,
+        "server": server.map(|u| u.per_message(count1 - count0)),
+        "driver": driver.per_message(count1 - count0),
     });
     println!("{report}");
     Ok(())
+}
+
+/// CPU time and read/write system calls of a process, from /proc: what each forwarded
+/// message costs, which (unlike messages per second) the other load on the machine barely
+/// moves.
+#[derive(Debug, Default)]
+struct Usage {
+    cpu_us: f64,
+    syscalls: u64,
+}
+
+impl Usage {
+    fn of(pid: u32) -> Usage {
+        Usage::read(&format!("/proc/{pid}")).unwrap_or_default()
+    }
+
+    fn of_self() -> Usage {
+        Usage::read("/proc/self").unwrap_or_default()
+    }
+
+    fn read(dir: &str) -> Option<Usage> {
+        let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
+        // Fields after the parenthesised command name; utime and stime are the 14th and
+        // 15th fields, in clock ticks (100 per second on Linux).
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let io = std::fs::read_to_string(format!("{dir}/io")).ok()?;
+        let count = |key: &str| -> Option<u64> {
+            io.lines()
+                .find_map(|l| l.strip_prefix(key))?
+                .trim()
+                .parse()
+                .ok()
+        };
+        Some(Usage {
+            cpu_us: ticks as f64 * 10_000.0,
+            syscalls: count("syscr:")? + count("syscw:")?,
+        })
+    }
+
+    fn since(&self, before: &Usage) -> Usage {
+        Usage {
+            cpu_us: self.cpu_us - before.cpu_us,
+            syscalls: self.syscalls.saturating_sub(before.syscalls),
+        }
+    }
+
+    fn per_message(&self, messages: u64) -> serde_json::Value {
+        let n = messages.max(1) as f64;
+        serde_json::json!({
+            "cpu_us_per_message": self.cpu_us / n,
+            "read_write_syscalls_per_message": self.syscalls as f64 / n,
+        })
+    }
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {

@@ -125,6 +125,25 @@ fn framed(payload: &str) -> Vec<u8> {
     frame
 }
 
+/// A client frame (masked, as clients must send them).
+fn masked(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    let mut frame = vec![0x80 | opcode];
+    let len = payload.len();
+    if len < 126 {
+        frame.push(0x80 | len as u8);
+    } else if len <= 0xffff {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        frame.push(0x80 | 127);
+        frame.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
 fn is_app_ping(frame: &[u8]) -> bool {
     frame.len() > 2 && frame[0] == 0x81 && frame[2..].starts_with(br#"{"cmd":"PING""#)
 }
@@ -179,21 +198,10 @@ impl Raw {
     }
 
     async fn send_frame(&mut self, opcode: u8, payload: &[u8]) {
-        let mask = [0x37, 0xfa, 0x21, 0x3d];
-        let mut frame = vec![0x80 | opcode];
-        let len = payload.len();
-        if len < 126 {
-            frame.push(0x80 | len as u8);
-        } else if len <= 0xffff {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(len as u16).to_be_bytes());
-        } else {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-        frame.extend_from_slice(&mask);
-        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.stream.write_all(&frame).await.unwrap();
+        self.stream
+            .write_all(&masked(opcode, payload))
+            .await
+            .unwrap();
     }
 
     async fn send(&mut self, text: &str) {
@@ -269,6 +277,103 @@ impl Raw {
             None => panic!("the server did not close in time"),
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Frames that arrive together are handled together, as if one by one
+
+/// alice and bob (accounts 10 and 11), matched in session 10, on raw sockets.
+async fn raw_pair(address: SocketAddr) -> (Raw, Raw) {
+    let mut alice = Raw::connect(address).await;
+    let mut bob = Raw::connect(address).await;
+    alice
+        .send(r#"{"cmd":"CRT_ACCOUNT","nickName":"alice"}"#)
+        .await;
+    alice.frame().await;
+    bob.send(r#"{"cmd":"CRT_ACCOUNT","nickName":"bob"}"#).await;
+    bob.frame().await;
+    alice.send(r#"{"cmd":"MATCH","accountId":10}"#).await;
+    bob.frame().await;
+    alice.frame().await;
+    (alice, bob)
+}
+
+#[tokio::test]
+async fn frames_in_one_write_are_answered_in_order_each_with_its_own_request_id() {
+    let (server, _url, address) = start(config(QUIET, QUIET)).await;
+    let (mut alice, mut bob) = raw_pair(address).await;
+
+    // One TCP write: a WebSocket ping, accepted, refused by the wire (another sender),
+    // refused by the hub (no such session), accepted. (A pong may overtake the replies to
+    // text frames read with its ping, as RFC 6455 §5.5 allows: the ping is first so the
+    // order is known.)
+    let mut burst = masked(0x9, b"p");
+    for json in [
+        r#"{"cmd":"DIALOGUE","requestId":"r1","senderId":10,"sessionId":10,"content":"one"}"#,
+        r#"{"cmd":"DIALOGUE","requestId":"r2","senderId":11,"sessionId":10,"content":"fake"}"#,
+        r#"{"cmd":"DIALOGUE","requestId":"r3","senderId":10,"sessionId":99,"content":"lost"}"#,
+        r#"{"cmd":"DIALOGUE","requestId":"r4","senderId":10,"sessionId":10,"content":"two"}"#,
+    ] {
+        burst.extend(masked(0x1, json.as_bytes()));
+    }
+    alice.stream.write_all(&burst).await.unwrap();
+
+    assert_eq!(alice.frame().await, [0x8a, 0x01, b'p']);
+    for expected in [
+        r#"{"cmd":"DIALOGUE","requestId":"r1","msgId":1,"code":0}"#,
+        r#"{"cmd":"DIALOGUE","requestId":"r2","msgId":0,"code":1}"#,
+        r#"{"cmd":"DIALOGUE","requestId":"r3","msgId":0,"code":4}"#,
+        r#"{"cmd":"DIALOGUE","requestId":"r4","msgId":2,"code":0}"#,
+    ] {
+        assert_eq!(alice.frame().await, framed(expected));
+    }
+    for expected in [
+        r#"{"cmd":"PUSH_DIALOGUE","msgId":1,"senderId":10,"sessionId":10,"content":"one"}"#,
+        r#"{"cmd":"PUSH_DIALOGUE","msgId":2,"senderId":10,"sessionId":10,"content":"two"}"#,
+    ] {
+        assert_eq!(bob.frame().await, framed(expected));
+    }
+    server.shutdown().await;
+}
+
+/// Frames read together with the close still run; their replies may not go out (after
+/// the peer's close only the close echo does, RFC 6455 §5.5.1).
+#[tokio::test]
+async fn what_came_with_the_close_still_runs_and_the_close_is_answered() {
+    let (server, _url, address) = start(config(QUIET, QUIET)).await;
+    let (mut alice, mut bob) = raw_pair(address).await;
+    let mut burst = Vec::new();
+    for json in [
+        r#"{"cmd":"DIALOGUE","requestId":"r1","senderId":10,"sessionId":10,"content":"one"}"#,
+        r#"{"cmd":"DIALOGUE","requestId":"r2","senderId":10,"sessionId":10,"content":"two"}"#,
+    ] {
+        burst.extend(masked(0x1, json.as_bytes()));
+    }
+    burst.extend(masked(0x8, &1000u16.to_be_bytes()));
+    alice.stream.write_all(&burst).await.unwrap();
+
+    // Any prefix of the replies, in order, then the close echo and the end.
+    let replies = [
+        framed(r#"{"cmd":"DIALOGUE","requestId":"r1","msgId":1,"code":0}"#),
+        framed(r#"{"cmd":"DIALOGUE","requestId":"r2","msgId":2,"code":0}"#),
+    ];
+    let mut next_reply = 0;
+    loop {
+        let frame = alice.frame().await;
+        if frame == [0x88, 0x02, 0x03, 0xe8] {
+            break;
+        }
+        assert_eq!(frame, replies[next_reply], "reply {next_reply}");
+        next_reply += 1;
+    }
+    alice.expect_eof().await;
+    for expected in [
+        r#"{"cmd":"PUSH_DIALOGUE","msgId":1,"senderId":10,"sessionId":10,"content":"one"}"#,
+        r#"{"cmd":"PUSH_DIALOGUE","msgId":2,"senderId":10,"sessionId":10,"content":"two"}"#,
+    ] {
+        assert_eq!(bob.frame().await, framed(expected));
+    }
+    server.shutdown().await;
 }
 
 // ---------------------------------------------------------------------------------------

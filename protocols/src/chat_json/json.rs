@@ -14,6 +14,7 @@ use std::fmt;
 pub(crate) use crate::go_json::Escaping;
 use crate::go_json::{key_matches, write_string};
 
+use bytes::BufMut;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
@@ -149,9 +150,12 @@ impl<'de> Visitor<'de> for DocumentVisitor {
     }
 }
 
-/// Writes one compact JSON object, member by member, as Go's `json.Marshal` prints a struct.
-pub(crate) struct ObjectWriter {
-    out: Vec<u8>,
+/// Writes one compact JSON object, member by member, as Go's `json.Marshal` prints a struct,
+/// into its own buffer ([`ObjectWriter::new`]) or after what a caller's buffer holds
+/// ([`ObjectWriter::over`]: a server renders frames into one buffer, without an allocation
+/// per frame).
+pub(crate) struct ObjectWriter<B: BufMut = Vec<u8>> {
+    out: B,
     empty: bool,
     escaping: Escaping,
 }
@@ -160,15 +164,28 @@ pub(crate) struct ObjectWriter {
 /// allocates once instead of growing the buffer member by member.
 const TYPICAL_OBJECT: usize = 128;
 
-impl ObjectWriter {
+impl ObjectWriter<Vec<u8>> {
     pub(crate) fn new(escaping: Escaping) -> Self {
         Self::with_capacity(escaping, TYPICAL_OBJECT)
     }
 
     /// A writer whose buffer holds `capacity` bytes before it grows.
     pub(crate) fn with_capacity(escaping: Escaping, capacity: usize) -> Self {
-        let mut out = Vec::with_capacity(capacity.max(2));
-        out.push(b'{');
+        ObjectWriter::over(Vec::with_capacity(capacity.max(2)), escaping)
+    }
+
+    pub(crate) fn finish(self) -> String {
+        let out = self.end();
+        // Only whole UTF-8 strings and ASCII were appended.
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+}
+
+impl<B: BufMut> ObjectWriter<B> {
+    /// An object appended to `out`.
+    pub(crate) fn over(mut out: B, escaping: Escaping) -> Self {
+        out.put_u8(b'{');
         ObjectWriter {
             out,
             empty: true,
@@ -178,14 +195,14 @@ impl ObjectWriter {
 
     fn key(&mut self, key: &str) {
         if !self.empty {
-            self.out.push(b',');
+            self.out.put_u8(b',');
         }
         self.empty = false;
         // Keys are our own field names (plain ASCII): copied without the escaping scan.
         debug_assert!(key.bytes().all(|b| b.is_ascii_alphanumeric()), "{key}");
-        self.out.push(b'"');
-        self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        self.out.put_u8(b'"');
+        self.out.put_slice(key.as_bytes());
+        self.out.put_slice(b"\":");
     }
 
     pub(crate) fn string(mut self, key: &str, value: &str) -> Self {
@@ -208,7 +225,7 @@ impl ObjectWriter {
     pub(crate) fn i32(mut self, key: &str, value: i32) -> Self {
         self.key(key);
         if value < 0 {
-            self.out.push(b'-');
+            self.out.put_u8(b'-');
         }
         self.number(u64::from(value.unsigned_abs()));
         self
@@ -226,13 +243,13 @@ impl ObjectWriter {
                 break;
             }
         }
-        self.out.extend_from_slice(&digits[start..]);
+        self.out.put_slice(&digits[start..]);
     }
 
     /// A nested object, already printed.
     pub(crate) fn object(mut self, key: &str, value: ObjectWriter) -> Self {
         self.key(key);
-        self.out.extend_from_slice(value.finish().as_bytes());
+        self.out.put_slice(&value.end());
         self
     }
 
@@ -254,11 +271,10 @@ impl ObjectWriter {
         }
     }
 
-    pub(crate) fn finish(mut self) -> String {
-        self.out.push(b'}');
-        // Only whole UTF-8 strings and ASCII were appended.
-        String::from_utf8(self.out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    /// Close the object; the buffer it was written to.
+    pub(crate) fn end(mut self) -> B {
+        self.out.put_u8(b'}');
+        self.out
     }
 }
 

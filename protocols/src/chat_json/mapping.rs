@@ -3,7 +3,13 @@
 //! [`server_from_event`]. The bodies carry account ids the neutral model leaves implicit
 //! (`senderId`, `accountId`), so the mapping takes a [`Context`].
 
-use super::message::{ClientMessage, Code, ServerMessage, SignalData, SignalType, Version};
+use bytes::BufMut;
+
+use super::json::{Escaping, ObjectWriter};
+use super::message::{
+    ClientMessage, Code, PushDialogue, ServerMessage, SignalData, SignalType, Version,
+    dialogue_result,
+};
 use crate::{
     Command, Conversation, Dialect, Error, Event, Message, MessageId, Result, SessionId, UserId,
 };
@@ -280,6 +286,33 @@ pub fn events_from_server(message: &ServerMessage, ctx: &Context) -> Vec<Event> 
             }
         }
     }
+}
+
+/// Server side: [`server_from_event`] printed after what `out` holds (the frame's JSON
+/// payload, as [`ServerMessage::write_json`] prints it). A server's per-message events (the
+/// reply to a `DIALOGUE`, the push) are printed straight from the event, without building a
+/// [`ServerMessage`] (and copying its strings) first. On an error nothing is written.
+pub fn write_event_json(event: &Event, ctx: &Context, out: &mut impl BufMut) -> Result<()> {
+    match event {
+        Event::Accepted { client_ref, id } => {
+            let msg_id = id.as_ref().map(seq).transpose()?.unwrap_or(0);
+            let request_id = client_ref.as_deref().unwrap_or_default();
+            let w = ObjectWriter::over(out, Escaping::Go);
+            dialogue_result(w, ctx.version, Code::SUCCESS, request_id, msg_id).end();
+        }
+        Event::Delivered(message) => {
+            let push = PushDialogue {
+                msg_id: message.id.as_ref().map(seq).transpose()?.unwrap_or(0),
+                sender_id: numeric(&message.from)?,
+                session_id: session_of(&message.conversation, "deliver outside a session")?,
+                content: &message.content,
+            };
+            push.members(ObjectWriter::over(out, Escaping::Go), ctx.version)
+                .end();
+        }
+        other => server_from_event(other, ctx)?.write_json(ctx.version, out)?,
+    }
+    Ok(())
 }
 
 /// Server side: the frame that tells a client `event`. `ctx.account_id` is the receiving

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use bytes::BufMut;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use super::json::{Escaping, ObjectWriter};
@@ -297,28 +298,40 @@ impl ServerMessage {
     /// The JSON text of the frame, byte for byte as the Go broker prints it. In v1 the
     /// `code` and `token` of [`ServerMessage::AccountCreated`] are not on the wire.
     pub fn to_json(&self, version: Version) -> Result<String> {
+        Ok(self
+            .members(version, ObjectWriter::new(Escaping::Go))?
+            .finish())
+    }
+
+    /// [`ServerMessage::to_json`], appended to `out` (a server renders many frames into one
+    /// buffer instead of allocating a string per frame).
+    pub fn write_json(&self, version: Version, out: &mut impl BufMut) -> Result<()> {
+        self.members(version, ObjectWriter::over(out, Escaping::Go))?
+            .end();
+        Ok(())
+    }
+
+    fn members<B: BufMut>(&self, version: Version, w: ObjectWriter<B>) -> Result<ObjectWriter<B>> {
         let cmd = self.cmd(version).ok_or_else(|| {
             Error::unsupported(Dialect::ChatJson, "send this in v1 (v2-only reply)")
         })?;
         let v2 = version == Version::V2;
-        let mut w = ObjectWriter::new(Escaping::Go).string("cmd", cmd);
-        // v2 responses embed BaseRespCmd {cmd, code} first.
-        if v2 {
-            match self {
-                ServerMessage::AccountCreated { code, .. }
-                | ServerMessage::MatchResult { code, .. }
-                | ServerMessage::DialogueResult { code, .. } => w = w.i32("code", code.0),
-                _ => {}
+        // `cmd` first; v2 responses embed BaseRespCmd {cmd, code}, so their code follows.
+        let head = |w: ObjectWriter<B>, code: Option<Code>| {
+            let w = w.string("cmd", cmd);
+            match code {
+                Some(code) if v2 => w.i32("code", code.0),
+                _ => w,
             }
-        }
+        };
         Ok(match self {
             ServerMessage::AccountCreated {
+                code,
                 nick_name,
                 account_id,
                 token,
-                ..
             } => {
-                let w = w
+                let w = head(w, Some(*code))
                     .string("nickName", nick_name)
                     .u64("accountId", *account_id);
                 if v2 { w.string("token", token) } else { w }
@@ -329,37 +342,38 @@ impl ServerMessage {
                 partner_name,
                 session_id,
             } => {
-                let w = w
+                let w = head(w, Some(*code))
                     .u64_nonzero("partnerId", *partner_id)
                     .string_nonempty("partnerName", partner_name)
                     .u64_nonzero("sessionId", *session_id);
                 if v2 { w } else { w.i32("code", code.0) }
             }
+            // The per-message frames print from borrowed fields, so a server can print them
+            // from its own message without building a ServerMessage.
             ServerMessage::DialogueResult {
                 code,
                 request_id,
                 msg_id,
-            } => {
-                let w = w.string("requestId", request_id).u64("msgId", *msg_id);
-                if v2 { w } else { w.i32("code", code.0) }
-            }
+            } => dialogue_result(w, version, *code, request_id, *msg_id),
             ServerMessage::PushDialogue {
                 msg_id,
                 sender_id,
                 session_id,
                 content,
-            } => w
-                .u64("msgId", *msg_id)
-                .u64("senderId", *sender_id)
-                .u64("sessionId", *session_id)
-                .string("content", content),
+            } => PushDialogue {
+                msg_id: *msg_id,
+                sender_id: *sender_id,
+                session_id: *session_id,
+                content,
+            }
+            .members(w, version),
             ServerMessage::PushSignal {
                 sender_id,
                 session_id,
                 receiver_id,
                 signal_type,
                 data,
-            } => w
+            } => head(w, None)
                 .u64("senderId", *sender_id)
                 .u64("sessionId", *session_id)
                 .u64("receiverId", *receiver_id)
@@ -371,25 +385,74 @@ impl ServerMessage {
                         .string_nonempty("nickName", &data.nick_name),
                 ),
             ServerMessage::Ping { account_id } | ServerMessage::PingReply { account_id } => {
-                w.u64("accountId", *account_id)
+                head(w, None).u64("accountId", *account_id)
             }
             ServerMessage::ViewedAckResult { code } | ServerMessage::ReconnectResult { code } => {
-                w.i32("code", code.0)
+                head(w, None).i32("code", code.0)
             }
             ServerMessage::PushViewedAck {
                 session_id,
                 account_id,
                 msg_id,
-            } => w
+            } => head(w, None)
                 .u64("sessionId", *session_id)
                 .u64("accountId", *account_id)
                 .u64("msgId", *msg_id),
-        }
-        .finish())
+        })
     }
 
     /// One WebSocket text frame.
     pub fn to_frame(&self, version: Version) -> Result<WsMessage> {
         Ok(WsMessage::text(self.to_json(version)?))
+    }
+}
+
+/// The reply to a `DIALOGUE`: v1 `DIALOGUE` `{cmd, requestId, msgId, code}`, v2
+/// `DIALOGUE_RESP` `{cmd, code, requestId, msgId}`.
+pub(crate) fn dialogue_result<B: BufMut>(
+    w: ObjectWriter<B>,
+    version: Version,
+    code: Code,
+    request_id: &str,
+    msg_id: u64,
+) -> ObjectWriter<B> {
+    match version {
+        Version::V1 => w
+            .string("cmd", "DIALOGUE")
+            .string("requestId", request_id)
+            .u64("msgId", msg_id)
+            .i32("code", code.0),
+        Version::V2 => w
+            .string("cmd", "DIALOGUE_RESP")
+            .i32("code", code.0)
+            .string("requestId", request_id)
+            .u64("msgId", msg_id),
+    }
+}
+
+/// A message pushed to its receiver, borrowed: v1 `PUSH_DIALOGUE`, v2 `PUSH_DIALOGUE_REQ`,
+/// `{cmd, msgId, senderId, sessionId, content}`.
+pub(crate) struct PushDialogue<'a> {
+    pub msg_id: u64,
+    pub sender_id: u64,
+    pub session_id: u64,
+    pub content: &'a str,
+}
+
+impl PushDialogue<'_> {
+    pub(crate) fn members<B: BufMut>(
+        &self,
+        w: ObjectWriter<B>,
+        version: Version,
+    ) -> ObjectWriter<B> {
+        let cmd = match version {
+            Version::V1 => "PUSH_DIALOGUE",
+            Version::V2 => "PUSH_DIALOGUE_REQ",
+        };
+        w.string("cmd", cmd)
+            .u64("msgId", self.msg_id)
+            .u64("senderId", self.sender_id)
+            .u64("sessionId", self.session_id)
+            .string("content", self.content)
     }
 }

@@ -22,7 +22,7 @@
 //! ```
 //! use imkit_protocols::chat_json::{
 //!     Context, Inbound, ServerMessage, V1_MAX_FRAME, command_from_client, decode_client_text,
-//!     server_from_event,
+//!     server_from_event, write_event_json,
 //! };
 //! use imkit_protocols::{Command, Event, MessageId};
 //!
@@ -64,7 +64,7 @@ pub use codec::{
 pub use driver::{ChatConnector, ChatLink};
 pub use mapping::{
     Context, READ_DONE, client_from_command, command_from_client, events_from_server, into_command,
-    server_from_event,
+    server_from_event, write_event_json,
 };
 pub use message::{ClientMessage, Code, ServerMessage, SignalData, SignalType, Version};
 

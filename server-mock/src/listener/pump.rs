@@ -31,15 +31,24 @@ pub trait Wire: Send {
         events: &[Event],
     ) -> impl Future<Output = imkit_protocols::Result<()>> + Send;
 
-    /// The hub refused `command` (see [`Command::kind`]): answer in the dialect's words
-    /// and go on (`Ok(true)`), or end the connection (`Ok(false)`, the default).
+    /// The hub refused `command` (see [`Command::kind`]), at `position` in the batch `read`
+    /// returned: answer in the dialect's words and go on (`Ok(true)`), or end the
+    /// connection (`Ok(false)`, the default).
     fn refused(
         &mut self,
         command: &'static str,
+        position: usize,
         error: &HubError,
     ) -> impl Future<Output = imkit_protocols::Result<bool>> + Send {
-        let _ = (command, error);
+        let _ = (command, position, error);
         async { Ok(false) }
+    }
+
+    /// Whether events can still be written. A wire that has read the peer's close says no,
+    /// so what the hub queued stays in its queue (kept for the user at detach) rather
+    /// than being taken out and lost.
+    fn writable(&self) -> bool {
+        true
     }
 
     /// When the dialect's own timer fires next, if it has one.
@@ -111,7 +120,7 @@ pub async fn pump<W: Wire>(
         tokio::select! {
             // Writing first keeps the queue short under load.
             biased;
-            event = outbound.recv() => {
+            event = outbound.recv(), if wire.writable() => {
                 let Some(event) = event else {
                     break 'serve End::Closed(outbound.close_reason().unwrap_or(CloseReason::Detached));
                 };
@@ -132,13 +141,13 @@ pub async fn pump<W: Wire>(
                 if idle.is_some() {
                     last_read = Instant::now();
                 }
-                for command in commands {
+                for (position, command) in commands.into_iter().enumerate() {
                     let kind = command.kind();
                     match conn.handle(command) {
                         Ok(()) => {}
                         // Dropped by the hub: its queue says why at the next recv.
                         Err(HubError::ConnectionClosed(_)) => break,
-                        Err(error) => match wire.refused(kind, &error).await {
+                        Err(error) => match wire.refused(kind, position, &error).await {
                             Ok(true) => {}
                             Ok(false) => break 'serve End::Refused(error),
                             Err(e) => break 'serve End::Wire(e),

@@ -149,6 +149,7 @@ impl Wire for LineWire {
     async fn refused(
         &mut self,
         _: &'static str,
+        _: usize,
         error: &HubError,
     ) -> imkit_protocols::Result<bool> {
         self.write

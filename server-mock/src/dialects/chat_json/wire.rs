@@ -3,16 +3,21 @@
 //! them, the checks the original leaves out (the account in the body, frame limits), and
 //! the refusals in chat's codes.
 
+use std::future::poll_fn;
+use std::task::Poll;
+
+use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
 use imkit_protocols::chat_json::{
     ClientMessage, Code, Context, Inbound, ServerMessage, Version, decode_client_text,
-    into_command, server_from_event,
+    into_command, write_event_json,
 };
 use imkit_protocols::{Command, Dialect, Error, Event, Result};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -20,6 +25,20 @@ use super::heartbeat::{Heartbeat, Tick};
 use crate::config::Timers;
 use crate::hub::{CloseReason, ConnId, Hub, HubError};
 use crate::listener::{End, HubConn, Wire};
+
+/// Room made in the print buffer before each frame (a reply or a push with a short content
+/// is 100–200 bytes; a longer frame grows it).
+const PRINT_ROOM: usize = 512;
+
+/// Client frames handled per read at most (one hub call and one write for their replies).
+const READ_BATCH: usize = 32;
+
+/// How a client's stream ended.
+#[derive(Debug)]
+enum Ended {
+    Closed,
+    Failed(Error),
+}
 
 /// The longest we wait to hand a close frame to a client that may not be reading.
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -51,10 +70,20 @@ pub(super) struct ChatWire {
     /// `None` while a bind is in flight or after the logout, then the hub is asked.
     account: Option<u64>,
     heartbeat: Heartbeat,
-    /// The `requestId` of the `DIALOGUE` being handled, for a refusal's reply.
-    request_id: String,
+    /// The `requestId` of each `DIALOGUE` in the batch being handled, by its place in the
+    /// batch, for a refusal's reply.
+    request_ids: Vec<(usize, String)>,
+    /// Frames tungstenite queued (a pong, a close echo) wait for the next flush.
+    flush_owed: bool,
+    /// How the stream ended while a batch was read: told at the next read, once the
+    /// batch's commands ran.
+    ended: Option<Ended>,
     /// A reply decided while reading (a refused claim), sent before the next read.
     pending: Option<WsMessage>,
+    /// Events are printed here and split off as frame payloads. tungstenite copies a frame
+    /// out before the next one is printed, so the same memory is used again and a frame
+    /// costs no allocation of its own.
+    print: BytesMut,
 }
 
 impl ChatWire {
@@ -72,8 +101,11 @@ impl ChatWire {
             version: Version::V1,
             account: None,
             heartbeat: Heartbeat::new(timers.chat_ping_interval, timers.chat_max_wait),
-            request_id: String::new(),
+            request_ids: Vec::new(),
+            flush_owed: false,
+            ended: None,
             pending: None,
+            print: BytesMut::new(),
         }
     }
 
@@ -91,8 +123,39 @@ impl ChatWire {
         }
     }
 
-    /// One text frame: the command to run, if any.
-    fn on_text(&mut self, text: &str) -> Result<Option<Command>> {
+    /// One client frame into the batch (the command to run, if any), or the end.
+    fn take_frame(&mut self, frame: WsMessage, commands: &mut Vec<Command>) -> Result<(), Ended> {
+        match frame {
+            WsMessage::Text(text) => {
+                if let Some(command) = self
+                    .on_text(text.as_str(), commands.len())
+                    .map_err(Ended::Failed)?
+                {
+                    commands.push(command);
+                }
+            }
+            WsMessage::Binary(data) => {
+                // melody's binary handler is a no-op, but its size limit holds.
+                let limit = self.limits.of(self.version);
+                if data.len() > limit {
+                    return Err(Ended::Failed(self.too_large(data.len(), limit)));
+                }
+                tracing::debug!(conn = %self.conn, len = data.len(), "chat-json: binary frame ignored");
+            }
+            // tungstenite queued the pong.
+            WsMessage::Ping(_) => self.flush_owed = true,
+            // tungstenite queued the close echo.
+            WsMessage::Close(_) => {
+                self.flush_owed = true;
+                return Err(Ended::Closed);
+            }
+            WsMessage::Pong(_) | WsMessage::Frame(_) => {}
+        }
+        Ok(())
+    }
+
+    /// One text frame: the command to run, if any (`position`: its place in the batch).
+    fn on_text(&mut self, text: &str, position: usize) -> Result<Option<Command>> {
         let len = text.len();
         let (message, version) = match decode_client_text(text, self.limits.v2)? {
             Inbound::Message { message, version } => (message, version),
@@ -121,7 +184,7 @@ impl ChatWire {
                 self.heartbeat.pong(Instant::now());
             }
             ClientMessage::Dialogue { request_id, .. } => {
-                self.request_id.clone_from(request_id);
+                self.request_ids.push((position, request_id.clone()));
             }
             ClientMessage::Match { .. } | ClientMessage::ViewedAck { .. } => {}
         }
@@ -227,33 +290,49 @@ fn version_for(event: &Event, connection: Version) -> Version {
 
 impl Wire for ChatWire {
     async fn read(&mut self) -> Result<Option<Vec<Command>>> {
+        let mut commands = Vec::new();
+        self.request_ids.clear();
         loop {
-            self.send_pending().await?;
-            let frame = match self.ws.next().await {
-                None => return Ok(None),
-                Some(frame) => frame?,
+            if commands.is_empty() {
+                // What the last frames left owed, before waiting on the client again.
+                if std::mem::take(&mut self.flush_owed) {
+                    let flushed = self.ws.flush().await;
+                    // A peer that closed may be gone already.
+                    if !matches!(self.ended, Some(Ended::Closed)) {
+                        flushed?;
+                    }
+                }
+                self.send_pending().await?;
+                match self.ended.take() {
+                    Some(Ended::Closed) => return Ok(None),
+                    Some(Ended::Failed(e)) => return Err(e),
+                    None => {}
+                }
+            }
+            let next = if commands.is_empty() {
+                self.ws.next().await
+            } else {
+                // Frames already here (or readable without waiting) join the batch, so
+                // their replies go out in one write. Nothing is awaited while commands are
+                // in hand: a cancelled read loses none.
+                match poll_fn(|cx| Poll::Ready(self.ws.poll_next_unpin(cx))).await {
+                    Poll::Ready(next) => next,
+                    Poll::Pending => return Ok(Some(commands)),
+                }
             };
-            match frame {
-                WsMessage::Text(text) => {
-                    if let Some(command) = self.on_text(text.as_str())? {
-                        return Ok(Some(vec![command]));
-                    }
-                }
-                WsMessage::Binary(data) => {
-                    // melody's binary handler is a no-op, but its size limit holds.
-                    let limit = self.limits.of(self.version);
-                    if data.len() > limit {
-                        return Err(self.too_large(data.len(), limit));
-                    }
-                    tracing::debug!(conn = %self.conn, len = data.len(), "chat-json: binary frame ignored");
-                }
-                // tungstenite queued the pong (or the close echo): send it now.
-                WsMessage::Ping(_) => self.ws.flush().await?,
-                WsMessage::Close(_) => {
-                    let _ = self.ws.flush().await;
-                    return Ok(None);
-                }
-                WsMessage::Pong(_) | WsMessage::Frame(_) => {}
+            let taken = match next {
+                None => Err(Ended::Closed),
+                Some(Err(e)) => Err(Ended::Failed(e.into())),
+                Some(Ok(frame)) => self.take_frame(frame, &mut commands),
+            };
+            if let Err(end) = taken {
+                self.ended = Some(end);
+            }
+            // The batch ends where the client is owed something or the stream ended: the
+            // batch's own replies go first.
+            let owed = self.ended.is_some() || self.pending.is_some() || self.flush_owed;
+            if !commands.is_empty() && (owed || commands.len() >= READ_BATCH) {
+                return Ok(Some(commands));
             }
         }
     }
@@ -263,9 +342,18 @@ impl Wire for ChatWire {
             self.observe(event);
             let version = version_for(event, self.version);
             let ctx = Context::new(self.account.unwrap_or_default(), version);
-            let frame = server_from_event(event, &ctx).and_then(|m| m.to_frame(version));
-            match frame {
-                Ok(frame) => self.ws.feed(frame).await?,
+            self.print.reserve(PRINT_ROOM);
+            match write_event_json(event, &ctx, &mut self.print) {
+                Ok(()) => {
+                    let payload = self.print.split().freeze();
+                    let text = Utf8Bytes::try_from(payload).map_err(|e| {
+                        Error::malformed(
+                            Dialect::ChatJson,
+                            format!("printed a frame that is not UTF-8: {e}"),
+                        )
+                    })?;
+                    self.ws.feed(WsMessage::Text(text)).await?
+                }
                 // Only what another dialect can address and chat cannot say (a direct
                 // message outside a session, a group notice).
                 Err(e) => {
@@ -277,13 +365,27 @@ impl Wire for ChatWire {
         Ok(())
     }
 
-    async fn refused(&mut self, command: &'static str, error: &HubError) -> Result<bool> {
+    async fn refused(
+        &mut self,
+        command: &'static str,
+        position: usize,
+        error: &HubError,
+    ) -> Result<bool> {
+        if !self.writable() {
+            // Read with the peer's close: nobody is left to tell (what it did stands).
+            return Ok(true);
+        }
         let code = code_for(error);
         let (reply, version) = match command {
             "send" => (
                 ServerMessage::DialogueResult {
                     code,
-                    request_id: std::mem::take(&mut self.request_id),
+                    request_id: self
+                        .request_ids
+                        .iter_mut()
+                        .find(|(at, _)| *at == position)
+                        .map(|(_, id)| std::mem::take(id))
+                        .unwrap_or_default(),
                     msg_id: 0,
                 },
                 self.version,
@@ -300,6 +402,12 @@ impl Wire for ChatWire {
         Ok(true)
     }
 
+    /// tungstenite sends nothing but the close echo once the peer's close is read (RFC 6455
+    /// §5.5.1: the peer is done), which can happen in the batch that carried it.
+    fn writable(&self) -> bool {
+        !matches!(self.ended, Some(Ended::Closed))
+    }
+
     fn next_timer(&self) -> Option<Instant> {
         self.heartbeat.next()
     }
@@ -307,6 +415,7 @@ impl Wire for ChatWire {
     async fn on_timer(&mut self, conn: &HubConn) -> Result<()> {
         match self.heartbeat.tick(Instant::now()) {
             None => Ok(()),
+            Some(Tick::Ping) if !self.writable() => Ok(()),
             Some(Tick::Ping) => {
                 let ping = ServerMessage::Ping {
                     account_id: self.account.unwrap_or_default(),

@@ -328,7 +328,12 @@ impl Wire for EutamiasWire {
         Ok(())
     }
 
-    async fn refused(&mut self, _command: &'static str, error: &HubError) -> Result<bool> {
+    async fn refused(
+        &mut self,
+        _command: &'static str,
+        _position: usize,
+        error: &HubError,
+    ) -> Result<bool> {
         // Only requests with an answer can be refused in words; an ack cannot.
         let Some(pending) = self.handed.take() else {
             return Ok(false);

@@ -300,7 +300,12 @@ impl Wire for ClientWire {
         Ok(())
     }
 
-    async fn refused(&mut self, command: &'static str, error: &HubError) -> Result<bool> {
+    async fn refused(
+        &mut self,
+        command: &'static str,
+        _position: usize,
+        error: &HubError,
+    ) -> Result<bool> {
         if matches!(command, "create_group" | "join_group") {
             // The hub answered nothing for it.
             self.joins.pop_back();

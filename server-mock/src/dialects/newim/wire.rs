@@ -158,6 +158,7 @@ impl Wire for NewimWire {
     async fn refused(
         &mut self,
         command: &'static str,
+        _position: usize,
         error: &HubError,
     ) -> imkit_protocols::Result<bool> {
         let keep = match (command, error) {
