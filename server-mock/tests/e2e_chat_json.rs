@@ -313,6 +313,7 @@ async fn frames_in_one_write_are_answered_in_order_each_with_its_own_request_id(
         r#"{"cmd":"DIALOGUE","requestId":"r2","senderId":11,"sessionId":10,"content":"fake"}"#,
         r#"{"cmd":"DIALOGUE","requestId":"r3","senderId":10,"sessionId":99,"content":"lost"}"#,
         r#"{"cmd":"DIALOGUE","requestId":"r4","senderId":10,"sessionId":10,"content":"two"}"#,
+        r#"{"cmd":"DIALOGUE","requestId":"r5","senderId":10,"sessionId":98,"content":"lost"}"#,
     ] {
         burst.extend(masked(0x1, json.as_bytes()));
     }
@@ -324,6 +325,7 @@ async fn frames_in_one_write_are_answered_in_order_each_with_its_own_request_id(
         r#"{"cmd":"DIALOGUE","requestId":"r2","msgId":0,"code":1}"#,
         r#"{"cmd":"DIALOGUE","requestId":"r3","msgId":0,"code":4}"#,
         r#"{"cmd":"DIALOGUE","requestId":"r4","msgId":2,"code":0}"#,
+        r#"{"cmd":"DIALOGUE","requestId":"r5","msgId":0,"code":4}"#,
     ] {
         assert_eq!(alice.frame().await, framed(expected));
     }

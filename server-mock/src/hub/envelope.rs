@@ -55,6 +55,17 @@ impl Envelope {
         }
     }
 
+    /// [`Envelope::message`], taking the envelope's strings.
+    pub(crate) fn into_message(self, style: IdStyle) -> Message {
+        let id = Some(self.id(style));
+        Message {
+            conversation: self.conversation,
+            from: self.from,
+            id,
+            content: self.content,
+        }
+    }
+
     /// Whether an ack for `id` in `conversation` covers this message: a sequence number
     /// acks everything up to it in that conversation; a text id (uuid or client ref) is
     /// unique enough to match alone (fishchat's `P2P_ACK` names no conversation).

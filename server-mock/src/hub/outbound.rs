@@ -221,7 +221,12 @@ impl Outbound {
     fn render(&self, item: Item) -> Event {
         match item {
             Item::Event(event) => event,
-            Item::Deliver(envelope) => Event::Delivered(envelope.message(self.style)),
+            // The last holder (no unacked copy, no other receiver) takes the strings
+            // instead of copying them.
+            Item::Deliver(envelope) => match Arc::try_unwrap(envelope) {
+                Ok(envelope) => Event::Delivered(envelope.into_message(self.style)),
+                Err(shared) => Event::Delivered(shared.message(self.style)),
+            },
         }
     }
 }

@@ -147,11 +147,23 @@ pub async fn pump<W: Wire>(
                         Ok(()) => {}
                         // Dropped by the hub: its queue says why at the next recv.
                         Err(HubError::ConnectionClosed(_)) => break,
-                        Err(error) => match wire.refused(kind, position, &error).await {
-                            Ok(true) => {}
-                            Ok(false) => break 'serve End::Refused(error),
-                            Err(e) => break 'serve End::Wire(e),
-                        },
+                        Err(error) => {
+                            // The replies to the commands before it go out first.
+                            if wire.writable()
+                                && outbound.try_recv_many(&mut batch, BATCH) > 0
+                            {
+                                let written = wire.write(&batch).await;
+                                batch.clear();
+                                if let Err(e) = written {
+                                    break 'serve End::Wire(e);
+                                }
+                            }
+                            match wire.refused(kind, position, &error).await {
+                                Ok(true) => {}
+                                Ok(false) => break 'serve End::Refused(error),
+                                Err(e) => break 'serve End::Wire(e),
+                            }
+                        }
                     }
                 }
             }
