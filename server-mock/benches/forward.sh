@@ -34,6 +34,10 @@ start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws 127.0.0.1:0
 run raw-ws
 start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0
 run chat-json
+# The same with v2's heartbeat (PING every 3 s, not v1's 500 ms): what the heartbeat costs.
+start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0 \
+  --chat-ping-interval 3s --chat-max-wait 20s
+run chat-json --label v2-heartbeat
 # Like for like: receivers send an ack-sized frame per delivery, as fishchat receivers send
 # P2P_ACK. The relay's best case (one frame per message) is run and printed too.
 start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0
@@ -46,15 +50,18 @@ run fishchat
 python3 - "$OUT/results.jsonl" <<'PY'
 import json, sys
 def key(r):
+    if r.get("label"):
+        return r["protocol"] + ":" + r["label"]
     if r["protocol"] == "RawTcp" and not r.get("raw_acks", False):
         return "RawTcpNoAcks"
     return r["protocol"]
 rows = {key(r): r for r in map(json.loads, open(sys.argv[1]))}
 print()
-print("| transport | server | connections | forwarded msgs/s | ratio to bare relay | server RSS per idle connection |")
-print("|---|---|---|---|---|---|")
+print("| transport | server | connections | forwarded msgs/s | ratio to bare relay | server CPU µs/msg | driver CPU µs/msg | server RSS per idle connection |")
+print("|---|---|---|---|---|---|---|---|")
 groups = (
-    ("RawWs", [("RawWs", "bare relay"), ("ChatJson", "server-mock chat-json")], "WebSocket"),
+    ("RawWs", [("RawWs", "bare relay"), ("ChatJson", "server-mock chat-json"),
+               ("ChatJson:v2-heartbeat", "server-mock chat-json, PING every 3 s (v2's)")], "WebSocket"),
     ("RawTcp", [("RawTcp", "bare relay, receivers ack (like for like)"),
                 ("RawTcpNoAcks", "bare relay, no acks (best case)"),
                 ("Fishchat", "server-mock fishchat")], "TCP"),
@@ -66,7 +73,8 @@ for base, members, transport in groups:
         if not r: continue
         ratio = f'{r["forwarded_per_second"] / b["forwarded_per_second"]:.0%}' if b else "-"
         rss = r["server_rss_per_idle_connection_kib"]
-        print(f'| {transport} | {name} | {r["connections"]} | {r["forwarded_per_second"]:,.0f} | {ratio} | {rss:.1f} KiB |')
+        cpu = lambda who: f'{r[who]["cpu_us_per_message"]:.1f}' if r.get(who) else "-"
+        print(f'| {transport} | {name} | {r["connections"]} | {r["forwarded_per_second"]:,.0f} | {ratio} | {cpu("server")} | {cpu("driver")} | {rss:.1f} KiB |')
 if rows.get("RawTcpNoAcks") and rows.get("Fishchat"):
     f = rows["Fishchat"]["forwarded_per_second"] / rows["RawTcpNoAcks"]["forwarded_per_second"]
     print(f"\nfishchat against the no-ack relay: {f:.0%}")

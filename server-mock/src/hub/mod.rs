@@ -204,6 +204,27 @@ impl Hub {
         result
     }
 
+    /// Apply commands from `conn` in order, under one lock, until one is refused: that
+    /// one's place and error, the rest left in `commands` (the caller answers the refusal
+    /// before the commands after it run, so replies keep their order).
+    pub fn handle_until_refused(
+        &self,
+        conn: ConnId,
+        commands: &mut impl Iterator<Item = (usize, Command)>,
+    ) -> Option<(usize, &'static str, HubError)> {
+        let mut state = self.lock();
+        let mut refused = None;
+        for (position, command) in commands.by_ref() {
+            let kind = command.kind();
+            if let Err(error) = state.handle(conn, command) {
+                refused = Some((position, kind, error));
+                break;
+            }
+        }
+        state.settle();
+        refused
+    }
+
     /// Log the connection's user out, keeping the connection attached (chat logs out a
     /// silent client but keeps its socket; fishchat's dead-session scan likewise).
     pub fn logout(&self, conn: ConnId) -> Result<(), HubError> {

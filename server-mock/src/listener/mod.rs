@@ -141,6 +141,14 @@ impl HubConn {
     pub fn handle(&self, command: Command) -> Result<(), HubError> {
         self.hub.handle(self.id, command)
     }
+
+    /// See [`Hub::handle_until_refused`].
+    pub fn handle_until_refused(
+        &self,
+        commands: &mut impl Iterator<Item = (usize, Command)>,
+    ) -> Option<(usize, &'static str, HubError)> {
+        self.hub.handle_until_refused(self.id, commands)
+    }
 }
 
 impl Drop for HubConn {

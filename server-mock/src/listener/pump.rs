@@ -141,29 +141,25 @@ pub async fn pump<W: Wire>(
                 if idle.is_some() {
                     last_read = Instant::now();
                 }
-                for (position, command) in commands.into_iter().enumerate() {
-                    let kind = command.kind();
-                    match conn.handle(command) {
-                        Ok(()) => {}
-                        // Dropped by the hub: its queue says why at the next recv.
-                        Err(HubError::ConnectionClosed(_)) => break,
-                        Err(error) => {
-                            // The replies to the commands before it go out first.
-                            if wire.writable()
-                                && outbound.try_recv_many(&mut batch, BATCH) > 0
-                            {
-                                let written = wire.write(&batch).await;
-                                batch.clear();
-                                if let Err(e) = written {
-                                    break 'serve End::Wire(e);
-                                }
-                            }
-                            match wire.refused(kind, position, &error).await {
-                                Ok(true) => {}
-                                Ok(false) => break 'serve End::Refused(error),
-                                Err(e) => break 'serve End::Wire(e),
-                            }
+                // Under one hub lock per run of accepted commands.
+                let mut commands = commands.into_iter().enumerate();
+                while let Some((position, kind, error)) = conn.handle_until_refused(&mut commands) {
+                    // Dropped by the hub: its queue says why at the next recv.
+                    if matches!(error, HubError::ConnectionClosed(_)) {
+                        break;
+                    }
+                    // The replies to the commands before it go out first.
+                    if wire.writable() && outbound.try_recv_many(&mut batch, BATCH) > 0 {
+                        let written = wire.write(&batch).await;
+                        batch.clear();
+                        if let Err(e) = written {
+                            break 'serve End::Wire(e);
                         }
+                    }
+                    match wire.refused(kind, position, &error).await {
+                        Ok(true) => {}
+                        Ok(false) => break 'serve End::Refused(error),
+                        Err(e) => break 'serve End::Wire(e),
                     }
                 }
             }
