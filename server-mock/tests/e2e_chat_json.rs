@@ -298,6 +298,27 @@ async fn raw_pair(address: SocketAddr) -> (Raw, Raw) {
     (alice, bob)
 }
 
+/// Text frames, masked, one after another (to be sent in one write).
+fn text_frames(jsons: &[&str]) -> Vec<u8> {
+    jsons
+        .iter()
+        .flat_map(|json| masked(0x1, json.as_bytes()))
+        .collect()
+}
+
+/// The next frames are these text frames, in this order.
+async fn expect_texts(raw: &mut Raw, jsons: &[&str]) {
+    for json in jsons {
+        assert_eq!(raw.frame().await, framed(json));
+    }
+}
+
+/// bob's pushes of alice's "one" (msgId 1) and "two" (msgId 2).
+const PUSHED_ONE_TWO: [&str; 2] = [
+    r#"{"cmd":"PUSH_DIALOGUE","msgId":1,"senderId":10,"sessionId":10,"content":"one"}"#,
+    r#"{"cmd":"PUSH_DIALOGUE","msgId":2,"senderId":10,"sessionId":10,"content":"two"}"#,
+];
+
 #[tokio::test]
 async fn frames_in_one_write_are_answered_in_order_each_with_its_own_request_id() {
     let (server, _url, address) = start(config(QUIET, QUIET)).await;
@@ -308,33 +329,28 @@ async fn frames_in_one_write_are_answered_in_order_each_with_its_own_request_id(
     // text frames read with its ping, as RFC 6455 §5.5 allows: the ping is first so the
     // order is known.)
     let mut burst = masked(0x9, b"p");
-    for json in [
+    burst.extend(text_frames(&[
         r#"{"cmd":"DIALOGUE","requestId":"r1","senderId":10,"sessionId":10,"content":"one"}"#,
         r#"{"cmd":"DIALOGUE","requestId":"r2","senderId":11,"sessionId":10,"content":"fake"}"#,
         r#"{"cmd":"DIALOGUE","requestId":"r3","senderId":10,"sessionId":99,"content":"lost"}"#,
         r#"{"cmd":"DIALOGUE","requestId":"r4","senderId":10,"sessionId":10,"content":"two"}"#,
         r#"{"cmd":"DIALOGUE","requestId":"r5","senderId":10,"sessionId":98,"content":"lost"}"#,
-    ] {
-        burst.extend(masked(0x1, json.as_bytes()));
-    }
+    ]));
     alice.stream.write_all(&burst).await.unwrap();
 
     assert_eq!(alice.frame().await, [0x8a, 0x01, b'p']);
-    for expected in [
-        r#"{"cmd":"DIALOGUE","requestId":"r1","msgId":1,"code":0}"#,
-        r#"{"cmd":"DIALOGUE","requestId":"r2","msgId":0,"code":1}"#,
-        r#"{"cmd":"DIALOGUE","requestId":"r3","msgId":0,"code":4}"#,
-        r#"{"cmd":"DIALOGUE","requestId":"r4","msgId":2,"code":0}"#,
-        r#"{"cmd":"DIALOGUE","requestId":"r5","msgId":0,"code":4}"#,
-    ] {
-        assert_eq!(alice.frame().await, framed(expected));
-    }
-    for expected in [
-        r#"{"cmd":"PUSH_DIALOGUE","msgId":1,"senderId":10,"sessionId":10,"content":"one"}"#,
-        r#"{"cmd":"PUSH_DIALOGUE","msgId":2,"senderId":10,"sessionId":10,"content":"two"}"#,
-    ] {
-        assert_eq!(bob.frame().await, framed(expected));
-    }
+    expect_texts(
+        &mut alice,
+        &[
+            r#"{"cmd":"DIALOGUE","requestId":"r1","msgId":1,"code":0}"#,
+            r#"{"cmd":"DIALOGUE","requestId":"r2","msgId":0,"code":1}"#,
+            r#"{"cmd":"DIALOGUE","requestId":"r3","msgId":0,"code":4}"#,
+            r#"{"cmd":"DIALOGUE","requestId":"r4","msgId":2,"code":0}"#,
+            r#"{"cmd":"DIALOGUE","requestId":"r5","msgId":0,"code":4}"#,
+        ],
+    )
+    .await;
+    expect_texts(&mut bob, &PUSHED_ONE_TWO).await;
     server.shutdown().await;
 }
 
@@ -344,13 +360,10 @@ async fn frames_in_one_write_are_answered_in_order_each_with_its_own_request_id(
 async fn what_came_with_the_close_still_runs_and_the_close_is_answered() {
     let (server, _url, address) = start(config(QUIET, QUIET)).await;
     let (mut alice, mut bob) = raw_pair(address).await;
-    let mut burst = Vec::new();
-    for json in [
+    let mut burst = text_frames(&[
         r#"{"cmd":"DIALOGUE","requestId":"r1","senderId":10,"sessionId":10,"content":"one"}"#,
         r#"{"cmd":"DIALOGUE","requestId":"r2","senderId":10,"sessionId":10,"content":"two"}"#,
-    ] {
-        burst.extend(masked(0x1, json.as_bytes()));
-    }
+    ]);
     burst.extend(masked(0x8, &1000u16.to_be_bytes()));
     alice.stream.write_all(&burst).await.unwrap();
 
@@ -369,12 +382,7 @@ async fn what_came_with_the_close_still_runs_and_the_close_is_answered() {
         next_reply += 1;
     }
     alice.expect_eof().await;
-    for expected in [
-        r#"{"cmd":"PUSH_DIALOGUE","msgId":1,"senderId":10,"sessionId":10,"content":"one"}"#,
-        r#"{"cmd":"PUSH_DIALOGUE","msgId":2,"senderId":10,"sessionId":10,"content":"two"}"#,
-    ] {
-        assert_eq!(bob.frame().await, framed(expected));
-    }
+    expect_texts(&mut bob, &PUSHED_ONE_TWO).await;
     server.shutdown().await;
 }
 

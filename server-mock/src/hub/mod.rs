@@ -9,6 +9,8 @@
 //! hub.attach(dialect, peer_addr) -> (ConnId, Outbound)        one per accepted connection
 //! hub.attach_with(dialect, peer_addr, AttachOptions) -> (ConnId, Outbound)
 //! hub.handle(conn, Command) -> Result<(), HubError>           replies + pushes go to queues
+//! hub.handle_until_refused(conn, &mut commands) -> Option<(position, kind, HubError)>
+//!                                                             a batch under one lock
 //! hub.logout(conn) -> Result<(), HubError>                    chat's logout-on-silence, scans
 //! hub.detach(conn)                                            the socket is gone
 //! hub.check_sender(conn, &claimed) -> Result<(), HubError>    dialects that name the sender
