@@ -24,6 +24,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::codec::{FramedRead, FramedWrite, LengthDelimitedCodec};
 
+/// The allocator server-mock uses, so the ratio measures protocol work, not allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type WsOutbound = mpsc::Sender<Message>;
 
 /// Connections waiting for their partner, by pair number.

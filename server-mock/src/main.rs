@@ -12,6 +12,12 @@ use imkit_server_mock::duration::parse_duration;
 use imkit_server_mock::hub::AccountsFile;
 use imkit_server_mock::{ChaosConfig, Server, ServerConfig, ServerError};
 
+/// Messages are allocated on one worker thread and freed on another (the sender's task
+/// builds them, the receiver's writes them): glibc's malloc then contends on the arena's
+/// lock (futex calls on the forwarding path), mimalloc frees across threads without one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A reference IM server speaking the five imkit dialects. With no arguments it serves every
 /// dialect at the originals' ports on 127.0.0.1 and prints `listening <dialect> <url>` for
 /// each one.

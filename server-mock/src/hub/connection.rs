@@ -39,6 +39,9 @@ pub struct AttachOptions {
     /// to its other connections; and logging in on it hands out no stored messages (the
     /// login on the main connection did).
     pub message_link: bool,
+    /// The sender is told its message was accepted (`Event::Accepted`). Off where the
+    /// dialect answers a send with silence (fishchat): nothing to queue, wake or render.
+    pub accept_replies: bool,
 }
 
 impl AttachOptions {
@@ -56,6 +59,7 @@ impl AttachOptions {
             joins_by_sending: caps.send_to_group && !caps.join_group,
             join_creates: dialect == Dialect::Newim,
             message_link: false,
+            accept_replies: caps.server_accept,
         }
     }
 }

@@ -41,7 +41,13 @@ impl Envelope {
     pub(crate) fn id(&self, style: IdStyle) -> MessageId {
         match style {
             IdStyle::Seq => MessageId::Seq(self.seq),
-            IdStyle::Uuid => MessageId::Text(self.uuid.to_string()),
+            // Encoded straight into its string (`to_string` goes through `fmt`).
+            IdStyle::Uuid => MessageId::Text(
+                self.uuid
+                    .hyphenated()
+                    .encode_lower(&mut uuid::Uuid::encode_buffer())
+                    .to_owned(),
+            ),
             IdStyle::ClientRef => MessageId::Text(self.client_ref.clone()),
         }
     }
@@ -69,18 +75,88 @@ impl Envelope {
     /// Whether an ack for `id` in `conversation` covers this message: a sequence number
     /// acks everything up to it in that conversation; a text id (uuid or client ref) is
     /// unique enough to match alone (fishchat's `P2P_ACK` names no conversation).
-    pub(crate) fn acked_by(&self, conversation: &Conversation, id: &MessageId) -> bool {
+    pub(crate) fn acked_by(&self, conversation: &Conversation, id: &AckId) -> bool {
         match id {
-            MessageId::Seq(n) => &self.conversation == conversation && self.seq <= *n,
-            MessageId::Text(text) => {
-                let mut uuid = uuid::Uuid::encode_buffer();
-                *text == self.client_ref
-                    || self
-                        .uuid
-                        .hyphenated()
-                        .encode_lower(&mut uuid)
-                        .eq_ignore_ascii_case(text)
+            AckId::UpTo(n) => &self.conversation == conversation && self.seq <= *n,
+            AckId::Text { text, uuid } => {
+                uuid.is_some_and(|uuid| uuid == self.uuid) || *text == self.client_ref
             }
         }
+    }
+}
+
+/// An ack's id, read once and then matched against each unacked message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum AckId<'a> {
+    UpTo(u64),
+    /// A text id, and the uuid it spells (hyphenated, either case) if it is one: compared
+    /// as 16 bytes, not re-encoded for every message it is matched against.
+    Text {
+        text: &'a str,
+        uuid: Option<uuid::Uuid>,
+    },
+}
+
+impl<'a> AckId<'a> {
+    pub(crate) fn of(id: &'a MessageId) -> Self {
+        match id {
+            MessageId::Seq(n) => AckId::UpTo(*n),
+            MessageId::Text(text) => AckId::Text {
+                text,
+                // Only the form the hub hands out (not uuid's simple, braced or urn forms).
+                uuid: (text.len() == 36)
+                    .then(|| uuid::Uuid::try_parse(text).ok())
+                    .flatten(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope() -> Envelope {
+        Envelope {
+            conversation: Conversation::User(UserId::from("alice")),
+            from: UserId::from("alice"),
+            seq: 7,
+            uuid: uuid::Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
+            client_ref: "c-1".into(),
+            content: "hi".into(),
+        }
+    }
+
+    fn acks(envelope: &Envelope, id: MessageId) -> bool {
+        envelope.acked_by(&envelope.conversation, &AckId::of(&id))
+    }
+
+    #[test]
+    fn a_text_ack_matches_the_uuid_as_handed_out_in_either_case_or_the_client_ref() {
+        let e = envelope();
+        let MessageId::Text(handed_out) = e.id(IdStyle::Uuid) else {
+            panic!("a uuid is text");
+        };
+        assert_eq!(handed_out, "01234567-89ab-cdef-0123-456789abcdef");
+        assert!(acks(&e, MessageId::Text(handed_out.clone())));
+        assert!(acks(&e, MessageId::Text(handed_out.to_uppercase())));
+        assert!(acks(&e, MessageId::Text("c-1".into())));
+        // Not other spellings of the same uuid, nor another uuid.
+        assert!(!acks(&e, MessageId::Text(handed_out.replace('-', ""))));
+        assert!(!acks(&e, MessageId::Text(format!("{{{handed_out}}}"))));
+        assert!(!acks(
+            &e,
+            MessageId::Text("01234567-89ab-cdef-0123-456789abcdee".into())
+        ));
+    }
+
+    #[test]
+    fn a_sequence_ack_covers_everything_up_to_it_in_its_conversation_only() {
+        let e = envelope();
+        assert!(acks(&e, MessageId::Seq(7)));
+        assert!(acks(&e, MessageId::Seq(8)));
+        assert!(!acks(&e, MessageId::Seq(6)));
+        let elsewhere = Conversation::User(UserId::from("bob"));
+        assert!(!e.acked_by(&elsewhere, &AckId::of(&MessageId::Seq(8))));
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use imkit_protocols::{Conversation, MessageId, UserId};
 
-use super::envelope::Envelope;
+use super::envelope::{AckId, Envelope};
 
 /// `None`: the dialect has no devices; one slot for all of the user's connections.
 pub(crate) type Device = Option<String>;
@@ -132,10 +132,11 @@ impl Mailboxes {
         };
         let queue = &mut queues[at].messages;
         let before = queue.len();
+        let id = AckId::of(id);
         match id {
-            MessageId::Seq(_) => queue.retain(|e| !e.acked_by(conversation, id)),
-            MessageId::Text(_) => {
-                if let Some(at) = queue.iter().position(|e| e.acked_by(conversation, id)) {
+            AckId::UpTo(_) => queue.retain(|e| !e.acked_by(conversation, &id)),
+            AckId::Text { .. } => {
+                if let Some(at) = queue.iter().position(|e| e.acked_by(conversation, &id)) {
                     queue.remove(at);
                 }
             }

@@ -861,14 +861,17 @@ impl State {
             content,
         });
         self.stats.accepted += 1;
-        let style = self.conn(conn)?.style;
-        self.emit(
-            conn,
-            Event::Accepted {
-                client_ref: Some(envelope.client_ref.clone()),
-                id: Some(envelope.id(style)),
-            },
-        );
+        let sender = self.conn(conn)?;
+        if sender.options.accept_replies {
+            let style = sender.style;
+            self.emit(
+                conn,
+                Event::Accepted {
+                    client_ref: Some(envelope.client_ref.clone()),
+                    id: Some(envelope.id(style)),
+                },
+            );
+        }
         for receiver in &receivers {
             self.deliver_to_user(receiver, &envelope);
         }

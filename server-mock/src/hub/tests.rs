@@ -480,7 +480,8 @@ fn groups_fan_out_to_every_member_including_the_sender() {
     ));
     send(&hub, alice, Conversation::Group(t1.clone()), "hey all").unwrap();
     let to_alice = drain(&mut a);
-    assert!(matches!(to_alice[0], Event::Accepted { .. }));
+    // fishchat answers a send with silence: the hub queues no `Accepted` for it.
+    assert_eq!(to_alice.len(), 1, "{to_alice:?}");
     assert_eq!(contents(&to_alice), vec!["hey all"]);
     let to_bob = delivered(&drain(&mut b));
     assert_eq!(to_bob.len(), 1);
