@@ -6,8 +6,13 @@
 //! same `n`, both get `ok` and everything after is forwarded verbatim to the partner
 //! (WebSocket: message by message; TCP: frame by frame, u32 big-endian length + body).
 //!
+//! `ws-replies` also answers every message to its sender with a reply-sized text frame (56
+//! dots), as a chat-json server answers each `DIALOGUE` with its `msgId`: per message, the
+//! same frames as chat-json (one in, one out to the receiver, one back to the sender).
+//!
 //! ```sh
 //! cargo run --release -p imkit-server-mock --example baseline_relay -- ws 127.0.0.1:0
+//! cargo run --release -p imkit-server-mock --example baseline_relay -- ws-replies 127.0.0.1:0
 //! cargo run --release -p imkit-server-mock --example baseline_relay -- tcp 127.0.0.1:0
 //! ```
 //! Prints `listening baseline-<ws|tcp> <address>` once bound.
@@ -41,15 +46,15 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind(&address).await?;
     let local = listener.local_addr()?;
     match transport.as_str() {
-        "ws" => {
+        "ws" | "ws-replies" => {
             println!("listening baseline-ws ws://{local}/ws");
-            serve_ws(listener).await
+            serve_ws(listener, transport == "ws-replies").await
         }
         "tcp" => {
             println!("listening baseline-tcp {local}");
             serve_tcp(listener).await
         }
-        other => anyhow::bail!("unknown transport {other:?}: use ws or tcp"),
+        other => anyhow::bail!("unknown transport {other:?}: use ws, ws-replies or tcp"),
     }
 }
 
@@ -57,13 +62,17 @@ fn pair_number(text: &str) -> Option<u64> {
     text.trim().strip_prefix("pair ")?.trim().parse().ok()
 }
 
-async fn serve_ws(listener: TcpListener) -> anyhow::Result<()> {
+/// What `ws-replies` answers to each message: as long as chat-json's `DIALOGUE` reply
+/// (`{"cmd":"DIALOGUE","requestId":"b","msgId":12345,"code":0}`).
+const REPLY: &str = "........................................................";
+
+async fn serve_ws(listener: TcpListener, replies: bool) -> anyhow::Result<()> {
     let waiting: Waiting<(WsOutbound, oneshot::Sender<WsOutbound>)> = Arc::default();
     loop {
         let (stream, _) = listener.accept().await?;
         let waiting = waiting.clone();
         tokio::spawn(async move {
-            if let Err(e) = relay_ws(stream, waiting).await {
+            if let Err(e) = relay_ws(stream, waiting, replies).await {
                 eprintln!("ws connection ended: {e}");
             }
         });
@@ -73,6 +82,7 @@ async fn serve_ws(listener: TcpListener) -> anyhow::Result<()> {
 async fn relay_ws(
     stream: TcpStream,
     waiting: Waiting<(WsOutbound, oneshot::Sender<WsOutbound>)>,
+    replies: bool,
 ) -> anyhow::Result<()> {
     stream.set_nodelay(true)?;
     // Frames gather in a 4 KiB write buffer and go out at each flush, as server-mock's do:
@@ -87,6 +97,7 @@ async fn relay_ws(
         return Ok(());
     };
     let (own_tx, mut own_rx) = mpsc::channel::<Message>(1024);
+    let own = replies.then(|| own_tx.clone());
     let partner = pair_with(&waiting, n, own_tx).await?;
     sink.send(Message::text("ok")).await?;
     let writer = tokio::spawn(async move {
@@ -106,6 +117,11 @@ async fn relay_ws(
     });
     while let Some(Ok(message)) = source.next().await {
         if message.is_close() || partner.send(message).await.is_err() {
+            break;
+        }
+        if let Some(own) = &own
+            && own.send(Message::text(REPLY)).await.is_err()
+        {
             break;
         }
     }

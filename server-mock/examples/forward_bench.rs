@@ -496,6 +496,8 @@ async fn read_ws(
         };
         let text = text.as_str();
         match shared.protocol {
+            // The relay's reply to our own message (`ws-replies`): nothing to do.
+            Protocol::RawWs if text.starts_with('.') => {}
             Protocol::RawWs if window.get().is_some() => count_delivery(&shared, &window),
             Protocol::ChatJson if text.starts_with(r#"{"cmd":"PUSH_DIALOGUE""#) => {
                 count_delivery(&shared, &window)

@@ -361,6 +361,13 @@ impl Wire for ChatWire {
                 }
             }
         }
+        // A PING due soon rides along rather than costing a write of its own.
+        if self.writable() && self.heartbeat.ping_early(Instant::now()) {
+            let ping = ServerMessage::Ping {
+                account_id: self.account.unwrap_or_default(),
+            };
+            self.ws.feed(ping.to_frame(self.version)?).await?;
+        }
         self.ws.flush().await?;
         Ok(())
     }
