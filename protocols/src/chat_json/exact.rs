@@ -14,7 +14,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use super::json::FrameFields;
 
 /// The client fields of the broker, by their exact names.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct ExactFields<'a> {
     cmd: Option<Cow<'a, str>>,
     nick_name: Option<Cow<'a, str>>,
@@ -30,6 +30,11 @@ pub(crate) struct ExactFields<'a> {
 impl<'a> ExactFields<'a> {
     /// `None` when `text` is not an exact frame (then read it with [`super::json::Document`]).
     pub(crate) fn parse(text: &'a str) -> Option<ExactFields<'a>> {
+        scan(text).or_else(|| Self::parse_with_serde(text))
+    }
+
+    /// The same, through serde: also takes exact frames with escapes in their strings.
+    fn parse_with_serde(text: &'a str) -> Option<ExactFields<'a>> {
         serde_json::from_str(text).ok()
     }
 
@@ -197,6 +202,122 @@ impl<'de> Visitor<'de> for ExactVisitor {
     }
 }
 
+/// The exact frame as clients write it, read by hand: strings without escapes or control
+/// bytes, unsigned integers without sign, fraction, exponent or leading zero. Several times
+/// cheaper than serde for these few short members (this is the per-message path of the
+/// broker). `None` for anything else, which [`ExactFields::parse_with_serde`] then decides:
+/// where this says `Some`, serde says the same (tested below).
+fn scan(text: &str) -> Option<ExactFields<'_>> {
+    let mut at = Cursor {
+        bytes: text.as_bytes(),
+        text,
+        i: 0,
+    };
+    let mut f = ExactFields::default();
+    at.skip_space();
+    at.expect(b'{')?;
+    at.skip_space();
+    if !at.eat(b'}') {
+        loop {
+            let key = at.plain_string()?;
+            at.skip_space();
+            at.expect(b':')?;
+            at.skip_space();
+            let text_slot = match key {
+                "cmd" => Some(&mut f.cmd),
+                "nickName" => Some(&mut f.nick_name),
+                "requestId" => Some(&mut f.request_id),
+                "content" => Some(&mut f.content),
+                "token" => Some(&mut f.token),
+                _ => None,
+            };
+            if let Some(slot) = text_slot {
+                fill_once(slot, Cow::Borrowed(at.plain_string()?))?;
+            } else {
+                let slot = match key {
+                    "accountId" => &mut f.account_id,
+                    "senderId" => &mut f.sender_id,
+                    "sessionId" => &mut f.session_id,
+                    "msgId" => &mut f.msg_id,
+                    _ => return None,
+                };
+                fill_once(slot, at.unsigned()?)?;
+            }
+            at.skip_space();
+            if at.eat(b'}') {
+                break;
+            }
+            at.expect(b',')?;
+            at.skip_space();
+        }
+    }
+    at.skip_space();
+    (at.i == at.bytes.len()).then_some(f)
+}
+
+fn fill_once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(value);
+    Some(())
+}
+
+struct Cursor<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn skip_space(&mut self) {
+        while matches!(self.bytes.get(self.i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let found = self.bytes.get(self.i) == Some(&byte);
+        self.i += usize::from(found);
+        found
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.eat(byte).then_some(())
+    }
+
+    /// A string with no escape and no control byte, borrowed. It ends at an ASCII quote, so
+    /// the slice is on character boundaries of the (valid UTF-8) text.
+    fn plain_string(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let start = self.i;
+        let len = self.bytes[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if self.bytes[start + len] != b'"' {
+            return None;
+        }
+        self.i = start + len + 1;
+        self.text.get(start..start + len)
+    }
+
+    /// An unsigned integer literal that fits a u64 and ends there (not `1.5`, `1e3`, `01`).
+    fn unsigned(&mut self) -> Option<u64> {
+        let start = self.i;
+        let mut n: u64 = 0;
+        while let Some(&b @ b'0'..=b'9') = self.bytes.get(self.i) {
+            n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+            self.i += 1;
+        }
+        let digits = self.i - start;
+        let ends = matches!(
+            self.bytes.get(self.i),
+            Some(b',' | b'}' | b' ' | b'\t' | b'\n' | b'\r')
+        );
+        (digits > 0 && ends && (digits == 1 || self.bytes[start] != b'0')).then_some(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +360,108 @@ mod tests {
             !exact(r#"{"cmd":"PONG","accountId":18446744073709551616}"#),
             "too big"
         );
+    }
+
+    #[test]
+    fn the_hand_reader_takes_the_plain_frames_and_leaves_escapes_to_serde() {
+        let plain = r#" {"cmd":"DIALOGUE", "requestId":"r2","senderId":11 ,"sessionId":0,"content":"yo é"}
+"#;
+        let f = scan(plain).expect("plain");
+        assert_eq!(f, ExactFields::parse_with_serde(plain).expect("exact"));
+        assert_eq!(f.u64("senderId"), 11);
+        assert_eq!(scan("{}"), Some(ExactFields::default()));
+        for unsure in [
+            r#"{"cmd":"r\"2"}"#,
+            r#"{"cmd":"PONG","accountId":01}"#,
+            r#"{"cmd":"PONG","accountId":1e2}"#,
+            r#"{"cmd":"PONG","accountId":1.0}"#,
+            r#"{"cmd":"PONG","accountId":-1}"#,
+            r#"{"cmd":"PONG","accountId":18446744073709551616}"#,
+            r#"{"cmd":"PONG",}"#,
+            r#"{"cmd":"PONG"}x"#,
+            r#"{"cmd":"PONG","cmd":"PONG"}"#,
+            r#"{"Cmd":"PONG"}"#,
+            "{\"cmd\":\"a\tb\"}",
+            r#"{"cmd""#,
+            "",
+        ] {
+            assert_eq!(scan(unsure), None, "{unsure}");
+        }
+        assert_eq!(
+            scan(r#"{"cmd":"PONG","accountId":18446744073709551615}"#).map(|f| f.u64("accountId")),
+            Some(u64::MAX)
+        );
+    }
+
+    /// Members of client frames: mostly well formed (so that whole frames often are), with
+    /// the edge cases of each type, and some junk.
+    fn member() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let text_key =
+            prop::sample::select(vec!["cmd", "nickName", "requestId", "content", "token"]);
+        let number_key = prop::sample::select(vec!["accountId", "senderId", "sessionId", "msgId"]);
+        let any_key = prop::sample::select(vec![
+            "cmd",
+            "accountId",
+            "CMD",
+            "x",
+            "a\\\"b",
+            "é",
+            "\\u0063md",
+        ]);
+        let text = prop_oneof![
+            4 => "\"[a-z<>&é ]{0,6}\"",
+            1 => prop::sample::select(vec!["\"\\n\"", "\"\t\"", "\"a\\\"\"", "\"\\u0041\""])
+                .prop_map(str::to_owned),
+        ];
+        let number = prop_oneof![
+            4 => "[1-9][0-9]{0,19}",
+            1 => "0[0-9]{0,2}",
+            1 => prop::sample::select(vec!["-1", "1.5", "2e3", "18446744073709551616", "184467440737095516150"])
+                .prop_map(str::to_owned),
+        ];
+        let junk = prop::sample::select(vec!["null", "true", "[]", "{}", "\"s\"", "7"])
+            .prop_map(str::to_owned);
+        let space = prop::sample::select(vec!["", "", " ", "\n"]);
+        prop_oneof![
+            3 => (text_key, text).prop_map(|(k, v)| (k, v)),
+            3 => (number_key, number).prop_map(|(k, v)| (k, v)),
+            1 => (any_key, junk).prop_map(|(k, v)| (k, v)),
+        ]
+        .prop_flat_map(move |(k, v)| {
+            space
+                .clone()
+                .prop_map(move |sp| format!("\"{k}\"{sp}:{sp}{v}"))
+        })
+    }
+
+    proptest::proptest! {
+        /// Wherever the hand reader answers, serde answers the same.
+        #[test]
+        fn the_hand_reader_agrees_with_serde(
+            members in proptest::collection::vec(member(), 0..5),
+            tail in proptest::sample::select(vec!["", " ", "\n", "x", ",", "}"]),
+        ) {
+            let text = format!("{{{}}}{tail}", members.join(","));
+            if let Some(fast) = scan(&text) {
+                proptest::prop_assert_eq!(Some(fast), ExactFields::parse_with_serde(&text), "{}", text);
+            }
+        }
+
+        #[test]
+        fn plain_frames_take_the_hand_path(
+            request in "[a-zA-Z0-9 <>&é]{0,12}",
+            content in "[^\"\\\\\u{0}-\u{1f}]{0,40}",
+            sender in proptest::num::u64::ANY,
+            session in 0u64..1000,
+        ) {
+            let text = format!(
+                r#"{{"cmd":"DIALOGUE","requestId":"{request}","senderId":{sender},"sessionId":{session},"content":"{content}"}}"#
+            );
+            let fast = scan(&text);
+            proptest::prop_assert!(fast.is_some(), "{}", text);
+            proptest::prop_assert_eq!(fast, ExactFields::parse_with_serde(&text));
+        }
     }
 
     /// Where the fast path answers, the Go reader agrees field by field.
