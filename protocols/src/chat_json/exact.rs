@@ -291,12 +291,7 @@ impl<'a> Cursor<'a> {
     fn plain_string(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.i;
-        let len = self.bytes[start..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if self.bytes[start + len] != b'"' {
-            return None;
-        }
+        let len = crate::go_json::plain_string_len(&self.bytes[start..])?;
         self.i = start + len + 1;
         self.text.get(start..start + len)
     }

@@ -151,12 +151,7 @@ fn parse_exact(body: &[u8]) -> Option<CmdSimple> {
 /// follows it.
 fn plain_string(input: &str) -> Option<(&str, &str)> {
     let input = input.strip_prefix('"')?;
-    let end = input
-        .bytes()
-        .position(|b| b == b'"' || b == b'\\' || b < 0x20)?;
-    if input.as_bytes()[end] != b'"' {
-        return None;
-    }
+    let end = go_json::plain_string_len(input.as_bytes())?;
     Some((&input[..end], &input[end + 1..]))
 }
 
