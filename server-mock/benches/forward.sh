@@ -30,6 +30,11 @@ run() { # protocol [forward_bench args]
 }
 
 : >"$OUT/results.jsonl"
+# Like for like: the relay also answers each message to its sender (as chat-json answers a
+# DIALOGUE with its msgId), so it moves the same frames per message as chat-json. The
+# relay's best case (one frame per message) is run and printed too.
+start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0
+run raw-ws --label replies
 start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws 127.0.0.1:0
 run raw-ws
 start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0
@@ -57,25 +62,28 @@ def key(r):
     return r["protocol"]
 rows = {key(r): r for r in map(json.loads, open(sys.argv[1]))}
 print()
-print("| transport | server | connections | forwarded msgs/s | ratio to bare relay | server CPU µs/msg | driver CPU µs/msg | server RSS per idle connection |")
-print("|---|---|---|---|---|---|---|---|")
+# (transport, like-for-like relay, best-case relay, rows)
 groups = (
-    ("RawWs", [("RawWs", "bare relay"), ("ChatJson", "server-mock chat-json"),
-               ("ChatJson:v2-heartbeat", "server-mock chat-json, PING every 3 s (v2's)")], "WebSocket"),
-    ("RawTcp", [("RawTcp", "bare relay, receivers ack (like for like)"),
-                ("RawTcpNoAcks", "bare relay, no acks (best case)"),
-                ("Fishchat", "server-mock fishchat")], "TCP"),
+    ("WebSocket", "RawWs:replies", "RawWs",
+     [("RawWs:replies", "bare relay, replies to the sender (like for like)"),
+      ("RawWs", "bare relay, one frame per message (best case)"),
+      ("ChatJson", "server-mock chat-json (v1: PING every 500 ms)"),
+      ("ChatJson:v2-heartbeat", "server-mock chat-json, PING every 3 s (v2's)")]),
+    ("TCP", "RawTcp", "RawTcpNoAcks",
+     [("RawTcp", "bare relay, receivers ack (like for like)"),
+      ("RawTcpNoAcks", "bare relay, no acks (best case)"),
+      ("Fishchat", "server-mock fishchat")]),
 )
-for base, members, transport in groups:
-    b = rows.get(base)
+print("| transport | server | connections | forwarded msgs/s | vs like-for-like relay | vs best-case relay | server CPU µs/msg | driver CPU µs/msg | server RSS per idle connection |")
+print("|---|---|---|---|---|---|---|---|---|")
+for transport, like, best, members in groups:
+    def ratio(r, base):
+        b = rows.get(base)
+        return f'{r["forwarded_per_second"] / b["forwarded_per_second"]:.0%}' if b else "-"
     for k, name in members:
         r = rows.get(k)
         if not r: continue
-        ratio = f'{r["forwarded_per_second"] / b["forwarded_per_second"]:.0%}' if b else "-"
         rss = r["server_rss_per_idle_connection_kib"]
         cpu = lambda who: f'{r[who]["cpu_us_per_message"]:.1f}' if r.get(who) else "-"
-        print(f'| {transport} | {name} | {r["connections"]} | {r["forwarded_per_second"]:,.0f} | {ratio} | {cpu("server")} | {cpu("driver")} | {rss:.1f} KiB |')
-if rows.get("RawTcpNoAcks") and rows.get("Fishchat"):
-    f = rows["Fishchat"]["forwarded_per_second"] / rows["RawTcpNoAcks"]["forwarded_per_second"]
-    print(f"\nfishchat against the no-ack relay: {f:.0%}")
+        print(f'| {transport} | {name} | {r["connections"]} | {r["forwarded_per_second"]:,.0f} | {ratio(r, like)} | {ratio(r, best)} | {cpu("server")} | {cpu("driver")} | {rss:.1f} KiB |')
 PY
