@@ -169,11 +169,7 @@ struct ExactVisitor;
 
 /// Fill `slot` once; a repeated key is not exact (Go's last-wins rule would apply).
 fn fill<T, E: de::Error>(slot: &mut Option<T>, value: T) -> Result<(), E> {
-    if slot.is_some() {
-        return Err(E::custom("repeated key"));
-    }
-    *slot = Some(value);
-    Ok(())
+    fill_once(slot, value).ok_or_else(|| E::custom("repeated key"))
 }
 
 impl<'de> Visitor<'de> for ExactVisitor {
@@ -255,6 +251,7 @@ fn scan(text: &str) -> Option<ExactFields<'_>> {
     (at.i == at.bytes.len()).then_some(f)
 }
 
+/// Fill `slot` once; `None` for a repeated key (both readers leave those to Go's rules).
 fn fill_once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     if slot.is_some() {
         return None;
