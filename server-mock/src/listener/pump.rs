@@ -141,6 +141,10 @@ pub async fn pump<W: Wire>(
                 if idle.is_some() {
                     last_read = Instant::now();
                 }
+                // A PONG, an ignored frame: nothing for the hub.
+                if commands.is_empty() {
+                    continue 'serve;
+                }
                 // Under one hub lock per run of accepted commands.
                 let mut commands = commands.into_iter().enumerate();
                 while let Some((position, kind, error)) = conn.handle_until_refused(&mut commands) {
@@ -162,6 +166,10 @@ pub async fn pump<W: Wire>(
                         Err(e) => break 'serve End::Wire(e),
                     }
                 }
+                // Let the tasks that are ready run before this one writes: what they queue
+                // for this connection (a partner's message beside our own reply) then goes
+                // out in the same write.
+                tokio::task::yield_now().await;
             }
             // Stop reading; the hub closes the queue once it is written out.
             _ = &mut shutdown, if !draining => draining = true,

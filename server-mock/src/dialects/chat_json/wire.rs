@@ -180,7 +180,12 @@ impl ChatWire {
                 // The socket is about to change accounts: ask the hub until it is told.
                 self.account = None;
             }
-            ClientMessage::Pong { .. } | ClientMessage::Ping { .. } => {
+            // The heartbeat is this socket's own business: the hub does nothing with a PONG.
+            ClientMessage::Pong { .. } => {
+                self.heartbeat.pong(Instant::now());
+                return Ok(None);
+            }
+            ClientMessage::Ping { .. } => {
                 self.heartbeat.pong(Instant::now());
             }
             ClientMessage::Dialogue { request_id, .. } => {
