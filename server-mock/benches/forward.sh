@@ -31,15 +31,21 @@ run() { # protocol [forward_bench args]
 
 : >"$OUT/results.jsonl"
 # Like for like: the relay also answers each message to its sender (as chat-json answers a
-# DIALOGUE with its msgId), so it moves the same frames per message as chat-json. The
-# relay's best case (one frame per message) is run and printed too.
+# DIALOGUE with its msgId), so it moves the same frames per message as chat-json; and it
+# sends each connection a ping-sized frame at chat-json's heartbeat period, which the driver
+# answers as it answers a PING, so it moves the same frames per second too. The same relay
+# without the keepalive, and its best case (one frame per message), are run and printed too.
+start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0 500
+run raw-ws --label replies-keepalive-500ms
+start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0 3000
+run raw-ws --label replies-keepalive-3s
 start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0
 run raw-ws --label replies
 start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws 127.0.0.1:0
 run raw-ws
 start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0
 run chat-json
-# The same with v2's heartbeat (PING every 3 s, not v1's 500 ms): what the heartbeat costs.
+# The same with v2's heartbeat (PING every 3 s, not v1's 500 ms).
 start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0 \
   --chat-ping-interval 3s --chat-max-wait 20s
 run chat-json --label v2-heartbeat
@@ -62,28 +68,30 @@ def key(r):
     return r["protocol"]
 rows = {key(r): r for r in map(json.loads, open(sys.argv[1]))}
 print()
-# (transport, like-for-like relay, best-case relay, rows)
-groups = (
-    ("WebSocket", "RawWs:replies", "RawWs",
-     [("RawWs:replies", "bare relay, replies to the sender (like for like)"),
-      ("RawWs", "bare relay, one frame per message (best case)"),
-      ("ChatJson", "server-mock chat-json (v1: PING every 500 ms)"),
-      ("ChatJson:v2-heartbeat", "server-mock chat-json, PING every 3 s (v2's)")]),
-    ("TCP", "RawTcp", "RawTcpNoAcks",
-     [("RawTcp", "bare relay, receivers ack (like for like)"),
-      ("RawTcpNoAcks", "bare relay, no acks (best case)"),
-      ("Fishchat", "server-mock fishchat")]),
+# (transport, row, description, like-for-like relay, relay without keepalive, best-case relay)
+table = (
+    ("WebSocket", "RawWs:replies-keepalive-500ms", "bare relay, replies + keepalive every 500 ms (like for like with v1)", None, None, None),
+    ("WebSocket", "RawWs:replies-keepalive-3s", "bare relay, replies + keepalive every 3 s (like for like with v2)", None, None, None),
+    ("WebSocket", "RawWs:replies", "bare relay, replies, no keepalive", None, None, None),
+    ("WebSocket", "RawWs", "bare relay, one frame per message (best case)", None, None, None),
+    ("WebSocket", "ChatJson", "server-mock chat-json, v1 (PING every 500 ms)",
+     "RawWs:replies-keepalive-500ms", "RawWs:replies", "RawWs"),
+    ("WebSocket", "ChatJson:v2-heartbeat", "server-mock chat-json, v2's heartbeat (PING every 3 s)",
+     "RawWs:replies-keepalive-3s", "RawWs:replies", "RawWs"),
+    ("TCP", "RawTcp", "bare relay, receivers ack (like for like)", None, None, None),
+    ("TCP", "RawTcpNoAcks", "bare relay, no acks (best case)", None, None, None),
+    ("TCP", "Fishchat", "server-mock fishchat", "RawTcp", None, "RawTcpNoAcks"),
 )
-print("| transport | server | connections | forwarded msgs/s | vs like-for-like relay | vs best-case relay | server CPU µs/msg | driver CPU µs/msg | server RSS per idle connection |")
-print("|---|---|---|---|---|---|---|---|---|")
-for transport, like, best, members in groups:
-    def ratio(r, base):
-        b = rows.get(base)
+print("| transport | server | connections | forwarded msgs/s | vs like-for-like relay | vs relay without keepalive | vs best-case relay | server CPU µs/msg | driver CPU µs/msg | server RSS per idle connection |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for transport, k, name, like, bare, best in table:
+    r = rows.get(k)
+    if not r:
+        continue
+    def ratio(base):
+        b = rows.get(base) if base else None
         return f'{r["forwarded_per_second"] / b["forwarded_per_second"]:.0%}' if b else "-"
-    for k, name in members:
-        r = rows.get(k)
-        if not r: continue
-        rss = r["server_rss_per_idle_connection_kib"]
-        cpu = lambda who: f'{r[who]["cpu_us_per_message"]:.1f}' if r.get(who) else "-"
-        print(f'| {transport} | {name} | {r["connections"]} | {r["forwarded_per_second"]:,.0f} | {ratio(r, like)} | {ratio(r, best)} | {cpu("server")} | {cpu("driver")} | {rss:.1f} KiB |')
+    rss = r["server_rss_per_idle_connection_kib"]
+    cpu = lambda who: f'{r[who]["cpu_us_per_message"]:.1f}' if r.get(who) else "-"
+    print(f'| {transport} | {name} | {r["connections"]} | {r["forwarded_per_second"]:,.0f} | {ratio(like)} | {ratio(bare)} | {ratio(best)} | {cpu("server")} | {cpu("driver")} | {rss:.1f} KiB |')
 PY

@@ -10,15 +10,23 @@
 //! dots), as a chat-json server answers each `DIALOGUE` with its `msgId`: per message, the
 //! same frames as chat-json (one in, one out to the receiver, one back to the sender).
 //!
+//! A third argument, a number of milliseconds, adds a keepalive to the WebSocket relay: every
+//! that often each paired connection is sent a ping-sized text frame (29 `?`, as long as
+//! chat-json's `{"cmd":"PING","accountId":10}`), which the client answers with a frame of
+//! the same size (`!`), read and dropped here. That is the traffic of chat-json's app
+//! heartbeat (v1: 500 ms), done the plain way: a timer per connection.
+//!
 //! ```sh
 //! cargo run --release -p imkit-server-mock --example baseline_relay -- ws 127.0.0.1:0
 //! cargo run --release -p imkit-server-mock --example baseline_relay -- ws-replies 127.0.0.1:0
+//! cargo run --release -p imkit-server-mock --example baseline_relay -- ws-replies 127.0.0.1:0 500
 //! cargo run --release -p imkit-server-mock --example baseline_relay -- tcp 127.0.0.1:0
 //! ```
 //! Prints `listening baseline-<ws|tcp> <address>` once bound.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -43,12 +51,19 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let transport = args.next().unwrap_or_else(|| "ws".into());
     let address = args.next().unwrap_or_else(|| "127.0.0.1:0".into());
+    let keepalive = match args.next() {
+        Some(ms) => Some(Duration::from_millis(ms.parse().map_err(|e| {
+            anyhow::anyhow!("keepalive {ms:?} is not a number of milliseconds: {e}")
+        })?)),
+        None => None,
+    };
     let listener = TcpListener::bind(&address).await?;
     let local = listener.local_addr()?;
     match transport.as_str() {
         "ws" | "ws-replies" => {
             println!("listening baseline-ws ws://{local}/ws");
-            serve_ws(listener, transport == "ws-replies").await
+            let replies = transport == "ws-replies";
+            serve_ws(listener, WsOptions { replies, keepalive }).await
         }
         "tcp" => {
             println!("listening baseline-tcp {local}");
@@ -66,13 +81,25 @@ fn pair_number(text: &str) -> Option<u64> {
 /// (`{"cmd":"DIALOGUE","requestId":"b","msgId":12345,"code":0}`).
 const REPLY: &str = "........................................................";
 
-async fn serve_ws(listener: TcpListener, replies: bool) -> anyhow::Result<()> {
+/// The keepalive frame (as long as chat-json's `{"cmd":"PING","accountId":10}`); the client's
+/// answer starts with `!`.
+const KEEPALIVE: &str = "?????????????????????????????";
+
+#[derive(Debug, Clone, Copy)]
+struct WsOptions {
+    /// Answer each message to its sender (`ws-replies`).
+    replies: bool,
+    /// Send each connection a keepalive frame this often.
+    keepalive: Option<Duration>,
+}
+
+async fn serve_ws(listener: TcpListener, options: WsOptions) -> anyhow::Result<()> {
     let waiting: Waiting<(WsOutbound, oneshot::Sender<WsOutbound>)> = Arc::default();
     loop {
         let (stream, _) = listener.accept().await?;
         let waiting = waiting.clone();
         tokio::spawn(async move {
-            if let Err(e) = relay_ws(stream, waiting, replies).await {
+            if let Err(e) = relay_ws(stream, waiting, options).await {
                 eprintln!("ws connection ended: {e}");
             }
         });
@@ -82,7 +109,7 @@ async fn serve_ws(listener: TcpListener, replies: bool) -> anyhow::Result<()> {
 async fn relay_ws(
     stream: TcpStream,
     waiting: Waiting<(WsOutbound, oneshot::Sender<WsOutbound>)>,
-    replies: bool,
+    options: WsOptions,
 ) -> anyhow::Result<()> {
     stream.set_nodelay(true)?;
     // Frames gather in a 4 KiB write buffer and go out at each flush, as server-mock's do:
@@ -97,11 +124,24 @@ async fn relay_ws(
         return Ok(());
     };
     let (own_tx, mut own_rx) = mpsc::channel::<Message>(1024);
-    let own = replies.then(|| own_tx.clone());
+    let own = options.replies.then(|| own_tx.clone());
     let partner = pair_with(&waiting, n, own_tx).await?;
     sink.send(Message::text("ok")).await?;
     let writer = tokio::spawn(async move {
-        while let Some(message) = own_rx.recv().await {
+        let mut keepalive = options.keepalive.map(|period| {
+            let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            // As chat-json's heartbeat: late ticks are not made up in a burst.
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            timer
+        });
+        loop {
+            let message = tokio::select! {
+                message = own_rx.recv() => match message {
+                    Some(message) => message,
+                    None => return,
+                },
+                _ = tick(&mut keepalive) => Message::text(KEEPALIVE),
+            };
             if sink.feed(message).await.is_err() {
                 return;
             }
@@ -116,6 +156,12 @@ async fn relay_ws(
         }
     });
     while let Some(Ok(message)) = source.next().await {
+        // The answer to a keepalive: read, not forwarded.
+        if let Message::Text(text) = &message
+            && text.starts_with('!')
+        {
+            continue;
+        }
         if message.is_close() || partner.send(message).await.is_err() {
             break;
         }
@@ -128,6 +174,16 @@ async fn relay_ws(
     drop(partner);
     writer.abort();
     Ok(())
+}
+
+/// The next keepalive tick; never without a keepalive.
+async fn tick(keepalive: &mut Option<tokio::time::Interval>) {
+    match keepalive {
+        Some(timer) => {
+            timer.tick().await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn serve_tcp(listener: TcpListener) -> anyhow::Result<()> {

@@ -498,6 +498,13 @@ async fn read_ws(
         match shared.protocol {
             // The relay's reply to our own message (`ws-replies`): nothing to do.
             Protocol::RawWs if text.starts_with('.') => {}
+            // The relay's keepalive: answered at once, as a chat-json PING.
+            Protocol::RawWs if text.starts_with('?') => {
+                let answer = text.replace('?', "!");
+                if out.send(Out::Text(answer)).await.is_err() {
+                    return;
+                }
+            }
             Protocol::RawWs if window.get().is_some() => count_delivery(&shared, &window),
             Protocol::ChatJson if text.starts_with(r#"{"cmd":"PUSH_DIALOGUE""#) => {
                 count_delivery(&shared, &window)
