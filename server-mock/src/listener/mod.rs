@@ -20,6 +20,7 @@
 
 mod cap;
 mod pump;
+mod tasks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -164,8 +165,8 @@ pub(crate) struct Runtime {
     pub tracker: TaskTracker,
     /// Stop accepting and ask connections to flush and close.
     pub shutdown: CancellationToken,
-    /// The grace period is over: drop what is still running.
-    pub abort: CancellationToken,
+    /// Every connection's task, stopped when the grace period is over.
+    pub connections: tasks::ConnectionTasks,
     pub refused: Arc<AtomicU64>,
 }
 
@@ -175,7 +176,7 @@ impl Runtime {
             cap: Arc::new(Semaphore::new(cap)),
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
-            abort: CancellationToken::new(),
+            connections: tasks::ConnectionTasks::default(),
             refused: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -243,15 +244,9 @@ async fn accept_loop<L: DialectListener>(
             context: context.clone(),
         };
         let listener = listener.clone();
-        let abort = runtime.abort.clone();
-        runtime.tracker.spawn(async move {
+        runtime.connections.spawn(&runtime.tracker, async move {
             let _permit = permit;
-            tokio::select! {
-                _ = listener.serve(conn) => {}
-                _ = abort.cancelled() => {
-                    tracing::debug!(%dialect, %peer, "closed at the end of the shutdown grace period");
-                }
-            }
+            listener.serve(conn).await
         });
     }
     tracing::debug!(%dialect, role, "stopped accepting");
