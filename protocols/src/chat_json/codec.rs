@@ -90,8 +90,8 @@ pub fn decode_client_text(text: &str, limit: usize) -> Result<Inbound<ClientMess
 
 /// The message a client frame's fields make.
 fn client_message(f: &impl FrameFields) -> Inbound<ClientMessage> {
-    let cmd = f.string("cmd");
-    let (message, version) = match cmd.as_str() {
+    let cmd = f.text("cmd");
+    let (message, version) = match &*cmd {
         "CRT_ACCOUNT" | "CRT_ACCOUNT_REQ" => (
             ClientMessage::CreateAccount {
                 nick_name: f.string("nickName"),
@@ -140,7 +140,7 @@ fn client_message(f: &impl FrameFields) -> Inbound<ClientMessage> {
             },
             false,
         ),
-        _ => return Inbound::Ignored(Ignored::UnknownCmd(cmd)),
+        _ => return Inbound::Ignored(Ignored::UnknownCmd(cmd.into_owned())),
     };
     Inbound::Message {
         message,

@@ -61,11 +61,12 @@ impl<'a> ExactFields<'a> {
 }
 
 impl FrameFields for ExactFields<'_> {
-    fn string(&self, name: &str) -> String {
-        self.string_slot(name)
-            .and_then(Option::as_deref)
-            .unwrap_or("")
-            .to_owned()
+    fn text(&self, name: &str) -> Cow<'_, str> {
+        Cow::Borrowed(
+            self.string_slot(name)
+                .and_then(Option::as_deref)
+                .unwrap_or(""),
+        )
     }
 
     fn u64(&self, name: &str) -> u64 {

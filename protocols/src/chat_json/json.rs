@@ -9,6 +9,7 @@
 //! `json.Marshal` does (HTML-sensitive `<`, `>`, `&` and U+2028/U+2029 as `\uXXXX`) for what
 //! the broker prints, or as the browser's `JSON.stringify` does for what the chat-ui sends.
 
+use std::borrow::Cow;
 use std::fmt;
 
 pub(crate) use crate::go_json::Escaping;
@@ -36,15 +37,20 @@ impl Document {
 /// The string and number fields of a client frame, however they were read (Go's way, or the
 /// fast way for exact frames, [`super::exact::ExactFields`]).
 pub(crate) trait FrameFields {
-    /// A Go `string` field (empty when absent).
-    fn string(&self, name: &str) -> String;
+    /// A Go `string` field (empty when absent), borrowed where the reader can.
+    fn text(&self, name: &str) -> Cow<'_, str>;
     /// A Go `uint64` field (zero when absent).
     fn u64(&self, name: &str) -> u64;
+
+    /// [`FrameFields::text`], owned.
+    fn string(&self, name: &str) -> String {
+        self.text(name).into_owned()
+    }
 }
 
 impl FrameFields for Fields {
-    fn string(&self, name: &str) -> String {
-        Fields::string(self, name)
+    fn text(&self, name: &str) -> Cow<'_, str> {
+        Cow::Owned(Fields::string(self, name))
     }
 
     fn u64(&self, name: &str) -> u64 {

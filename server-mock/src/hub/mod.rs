@@ -827,14 +827,14 @@ impl State {
                     .get_mut(session)
                     .map(|s| s.ids.next())
                     .unwrap_or_default();
-                (Conversation::Session(session), seq, vec![peer])
+                (Conversation::Session(session), seq, Receivers::One(peer))
             }
             Conversation::User(peer) => {
                 self.accounts.ensure(&peer)?;
                 self.check_room(std::slice::from_ref(&peer))?;
                 let seq = self.direct_ids.next(&me, &peer);
                 // The receiver sees the conversation under the sender's name.
-                (Conversation::User(me.clone()), seq, vec![peer])
+                (Conversation::User(me.clone()), seq, Receivers::One(peer))
             }
             Conversation::Group(group) => {
                 self.prepare_group_send(conn, &me, &group)?;
@@ -849,7 +849,7 @@ impl State {
                     .get_mut(&group)
                     .map(|g| g.ids.next())
                     .unwrap_or_default();
-                (Conversation::Group(group), seq, members)
+                (Conversation::Group(group), seq, Receivers::Many(members))
             }
         };
         let envelope = Arc::new(Envelope {
@@ -872,7 +872,7 @@ impl State {
                 },
             );
         }
-        for receiver in &receivers {
+        for receiver in receivers.as_slice() {
             self.deliver_to_user(receiver, &envelope);
         }
         Ok(())
@@ -1159,6 +1159,22 @@ impl State {
         while let Some(conn) = self.doomed.pop() {
             self.unbind(conn);
             self.conns.remove(&conn);
+        }
+    }
+}
+
+/// Who a message goes to: one user (most sends: no vector of its own per message) or a
+/// group's members.
+enum Receivers {
+    One(UserId),
+    Many(Vec<UserId>),
+}
+
+impl Receivers {
+    fn as_slice(&self) -> &[UserId] {
+        match self {
+            Receivers::One(user) => std::slice::from_ref(user),
+            Receivers::Many(users) => users,
         }
     }
 }
