@@ -45,6 +45,9 @@ impl ConnectionTasks {
             tasks: self.clone(),
             key,
         };
+        // Boxed: an async block that awaits a future it captured keeps room for it twice
+        // (the capture and the awaited value), which for a connection is kilobytes.
+        let task = Box::pin(task);
         let handle = tracker.spawn(async move {
             let _leave = leave;
             task.await
