@@ -4,15 +4,11 @@
 //! lost) and to refuse instead of growing.
 
 use std::collections::VecDeque;
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, ready};
 
-use futures_util::task::AtomicWaker;
 use imkit_protocols::Event;
-use tokio::time::{Instant, Sleep, sleep_until};
+use tokio::sync::Notify;
+use tokio::time::{Instant, sleep_until};
 
 use super::envelope::{Envelope, IdStyle};
 
@@ -62,12 +58,7 @@ struct QueueState {
 #[derive(Debug)]
 pub(crate) struct OutboundQueue {
     state: Mutex<QueueState>,
-    /// The connection's task, waiting for an item (the queue has one consumer: an atomic
-    /// slot, not a waiter list behind a lock of its own).
-    waker: AtomicWaker,
-    /// `QueueState::closed.is_some()`, readable without the lock: the connection stops
-    /// reading once the hub closed its queue (shutdown).
-    closed: AtomicBool,
+    notify: Notify,
     capacity: usize,
 }
 
@@ -86,8 +77,7 @@ impl OutboundQueue {
                 credit: 0,
                 closed: None,
             }),
-            waker: AtomicWaker::new(),
-            closed: AtomicBool::new(false),
+            notify: Notify::new(),
             capacity: capacity.max(1),
         })
     }
@@ -109,11 +99,10 @@ impl OutboundQueue {
         let was_empty = state.slots.is_empty();
         state.slots.push_back(Slot { item, due });
         drop(state);
-        // The receiver only waits after it saw the queue empty (under the lock, its waker
-        // registered before), so a push onto a non-empty queue needs no wake-up: it will be
-        // taken with what is before it.
+        // The receiver only waits after it saw the queue empty (under the lock), so a push
+        // onto a non-empty queue needs no wake-up: it will be taken with what is before it.
         if was_empty {
-            self.waker.wake();
+            self.notify.notify_one();
         }
         Ok(())
     }
@@ -127,39 +116,35 @@ impl OutboundQueue {
         state.credit += 1;
         state.slots.push_back(Slot { item, due });
         drop(state);
-        self.waker.wake();
+        self.notify.notify_one();
         Ok(())
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
+        self.lock().closed.is_some()
     }
 
     /// Close the queue and take back everything not yet handed out (slow consumer, chaos).
     pub(crate) fn close_and_drain(&self, reason: CloseReason) -> Vec<Item> {
         let mut state = self.lock();
-        Self::mark_closed(&mut state, &self.closed, reason);
+        if state.closed.is_none() {
+            state.closed = Some(reason);
+        }
         state.credit = 0;
         let items = state.slots.drain(..).map(|s| s.item).collect();
         drop(state);
-        self.waker.wake();
+        self.notify.notify_one();
         items
     }
 
     /// Close the queue but let the receiver read what is in it first (shutdown, detach).
     pub(crate) fn close(&self, reason: CloseReason) {
         let mut state = self.lock();
-        Self::mark_closed(&mut state, &self.closed, reason);
-        drop(state);
-        self.waker.wake();
-    }
-
-    /// The first reason stands.
-    fn mark_closed(state: &mut QueueState, closed: &AtomicBool, reason: CloseReason) {
         if state.closed.is_none() {
             state.closed = Some(reason);
-            closed.store(true, Ordering::Release);
         }
+        drop(state);
+        self.notify.notify_one();
     }
 }
 
@@ -168,61 +153,40 @@ impl OutboundQueue {
 pub struct Outbound {
     queue: Arc<OutboundQueue>,
     style: IdStyle,
-    /// The front item is not due yet (`--chaos` latency): woken when it is.
-    delay: Option<Pin<Box<Sleep>>>,
 }
 
 impl Outbound {
     pub(crate) fn new(queue: Arc<OutboundQueue>, style: IdStyle) -> Self {
-        Outbound {
-            queue,
-            style,
-            delay: None,
-        }
+        Outbound { queue, style }
     }
 
     /// The next event for this connection; `None` once the hub closed the queue and it is
     /// empty (see [`Outbound::close_reason`]). Cancel safe.
     pub async fn recv(&mut self) -> Option<Event> {
-        let mut one = None;
-        poll_fn(|cx| self.poll_recv(cx, 1, &mut |event| one = Some(event))).await;
-        one
-    }
-
-    /// Wait for at least one event, then take every event that is ready (up to `max`, at
-    /// least one) into `into`, under one lock. Returns how many; 0 once the hub closed the
-    /// queue and it is empty. Cancel safe: events are only taken when it returns.
-    pub async fn recv_many(&mut self, into: &mut Vec<Event>, max: usize) -> usize {
-        poll_fn(|cx| self.poll_recv(cx, max.max(1), &mut |event| into.push(event))).await
-    }
-
-    /// Ready with how many events went to `take` (0: closed and empty).
-    fn poll_recv(
-        &mut self,
-        cx: &mut Context<'_>,
-        max: usize,
-        take: &mut impl FnMut(Event),
-    ) -> Poll<usize> {
         loop {
-            // Delayed by chaos: later items wait behind it, so order holds.
-            if let Some(delay) = self.delay.as_mut() {
-                ready!(delay.as_mut().poll(cx));
-                self.delay = None;
-            }
-            // Registered before looking, so a push after the look wakes this task.
-            self.queue.waker.register(cx.waker());
-            let state = self.queue.lock();
-            let due = match state.slots.front() {
-                Some(slot) => slot.due.filter(|due| *due > Instant::now()),
-                None if state.closed.is_some() => return Poll::Ready(0),
-                None => return Poll::Pending,
-            };
-            match due {
-                Some(due) => {
-                    drop(state);
-                    self.delay = Some(Box::pin(sleep_until(due)));
+            let (first, due) = {
+                let mut state = self.queue.lock();
+                match state.slots.front() {
+                    Some(slot) => match slot.due {
+                        Some(due) if due > Instant::now() => (None, Some(due)),
+                        _ => {
+                            let slot = state.slots.pop_front().map(|s| s.item);
+                            state.credit = state.credit.saturating_sub(1);
+                            (slot, None)
+                        }
+                    },
+                    None if state.closed.is_some() => return None,
+                    None => (None, None),
                 }
-                None => return Poll::Ready(self.take_ready(state, max, take)),
+            };
+            if let Some(item) = first {
+                return Some(self.render(item));
+            }
+            match due {
+                // Delayed by chaos: later items wait behind it, so order holds.
+                Some(due) => sleep_until(due).await,
+                // notify_one keeps a permit when nobody waits, so no wake-up is missed.
+                None => self.queue.notify.notified().await,
             }
         }
     }
@@ -230,46 +194,23 @@ impl Outbound {
     /// Take every event that is ready now (up to `max`) without waiting: lets a connection
     /// write a batch and flush once. Returns how many were added to `into`.
     pub fn try_recv_many(&mut self, into: &mut Vec<Event>, max: usize) -> usize {
-        let state = self.queue.lock();
-        self.take_ready(state, max, &mut |event| into.push(event))
-    }
-
-    /// Whether the hub closed this queue (the connection stops reading; what is queued is
-    /// still handed out). Without a lock: cheap enough to ask at every turn.
-    pub fn is_closed(&self) -> bool {
-        self.queue.is_closed()
-    }
-
-    /// Up to `max` items that are due, rendered, in order; how many.
-    fn take_ready(
-        &self,
-        mut state: MutexGuard<'_, QueueState>,
-        max: usize,
-        take: &mut impl FnMut(Event),
-    ) -> usize {
-        let mut taken = 0;
-        // Only chaos sets a due time: no clock read without it.
-        let mut now = None;
+        let now = Instant::now();
+        let before = into.len();
         // Rendered under the lock (a clone of a shared envelope, no waiting): this saves
         // collecting the items in a vector of their own first, per batch.
-        while taken < max {
-            let due = match state.slots.front() {
-                None => break,
-                Some(slot) => slot.due,
-            };
-            if let Some(due) = due
-                && due > *now.get_or_insert_with(Instant::now)
-            {
-                break;
+        let mut state = self.queue.lock();
+        while into.len() - before < max {
+            match state.slots.front() {
+                Some(slot) if slot.due.is_none_or(|d| d <= now) => {
+                    if let Some(slot) = state.slots.pop_front() {
+                        into.push(self.render(slot.item));
+                    }
+                    state.credit = state.credit.saturating_sub(1);
+                }
+                _ => break,
             }
-            let Some(slot) = state.slots.pop_front() else {
-                break;
-            };
-            take(self.render(slot.item));
-            state.credit = state.credit.saturating_sub(1);
-            taken += 1;
         }
-        taken
+        into.len() - before
     }
 
     /// Why the hub closed this queue, once it did.
@@ -310,19 +251,15 @@ mod tests {
     #[tokio::test]
     async fn a_push_wakes_the_waiting_connection() {
         let (queue, mut out) = queue(8);
-        let waiting = tokio::spawn(async move {
-            let mut batch = Vec::new();
-            let n = out.recv_many(&mut batch, 8).await;
-            (n, batch)
-        });
+        let waiting = tokio::spawn(async move { out.recv().await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiting.is_finished(), "nothing queued yet");
         push(&queue, Event::Pong);
-        let (n, batch) = tokio::time::timeout(Duration::from_secs(5), waiting)
+        let event = tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
             .expect("woken")
             .expect("task");
-        assert_eq!((n, batch), (1, vec![Event::Pong]));
+        assert_eq!(event, Some(Event::Pong));
     }
 
     #[tokio::test]
@@ -339,8 +276,8 @@ mod tests {
             },
         );
         let mut batch = Vec::new();
-        assert_eq!(out.recv_many(&mut batch, 2).await, 2);
-        assert_eq!(out.recv_many(&mut batch, 8).await, 2);
+        assert_eq!(out.try_recv_many(&mut batch, 2), 2);
+        assert_eq!(out.try_recv_many(&mut batch, 8), 2);
         assert_eq!(batch.len(), 4);
         assert!(matches!(
             batch[3],
@@ -356,29 +293,25 @@ mod tests {
     async fn a_closed_queue_hands_out_what_it_holds_then_ends() {
         let (queue, mut out) = queue(8);
         push(&queue, Event::Pong);
-        assert!(!out.is_closed());
+        assert!(!queue.is_closed());
         queue.close(CloseReason::Shutdown);
-        assert!(out.is_closed());
+        assert!(queue.is_closed());
         assert_eq!(
             queue.push(Item::Event(Event::Pong), None),
             Err(PushError::Closed)
         );
         assert_eq!(out.recv().await, Some(Event::Pong));
         assert_eq!(out.recv().await, None);
-        let mut batch = Vec::new();
-        assert_eq!(out.recv_many(&mut batch, 8).await, 0);
         assert_eq!(out.close_reason(), Some(CloseReason::Shutdown));
     }
 
     #[tokio::test]
     async fn a_cancelled_wait_takes_nothing() {
         let (queue, mut out) = queue(8);
-        let mut batch = Vec::new();
         // Polled once while empty, then dropped (a select picked another branch).
-        assert!(out.recv_many(&mut batch, 8).now_or_never().is_none());
+        assert!(out.recv().now_or_never().is_none());
         push(&queue, Event::Pong);
-        assert!(batch.is_empty());
-        assert_eq!(out.recv_many(&mut batch, 8).await, 1);
+        assert_eq!(out.recv().await, Some(Event::Pong));
     }
 
     #[tokio::test]

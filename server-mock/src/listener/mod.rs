@@ -20,7 +20,6 @@
 
 mod cap;
 mod pump;
-mod tasks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -165,8 +164,8 @@ pub(crate) struct Runtime {
     pub tracker: TaskTracker,
     /// Stop accepting and ask connections to flush and close.
     pub shutdown: CancellationToken,
-    /// Every connection's task, stopped when the grace period is over.
-    pub connections: tasks::ConnectionTasks,
+    /// The grace period is over: drop what is still running.
+    pub abort: CancellationToken,
     pub refused: Arc<AtomicU64>,
 }
 
@@ -176,7 +175,7 @@ impl Runtime {
             cap: Arc::new(Semaphore::new(cap)),
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
-            connections: tasks::ConnectionTasks::default(),
+            abort: CancellationToken::new(),
             refused: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -244,9 +243,15 @@ async fn accept_loop<L: DialectListener>(
             context: context.clone(),
         };
         let listener = listener.clone();
-        runtime.connections.spawn(&runtime.tracker, async move {
+        let abort = runtime.abort.clone();
+        runtime.tracker.spawn(async move {
             let _permit = permit;
-            listener.serve(conn).await
+            tokio::select! {
+                _ = listener.serve(conn) => {}
+                _ = abort.cancelled() => {
+                    tracing::debug!(%dialect, %peer, "closed at the end of the shutdown grace period");
+                }
+            }
         });
     }
     tracing::debug!(%dialect, role, "stopped accepting");

@@ -102,17 +102,14 @@ pub async fn pump<W: Wire>(
     let mut last_read = Instant::now();
     let idle_sleep = sleep_until(idle.map_or_else(never, |d| last_read + d));
     let timer_sleep = sleep_until(never());
-    tokio::pin!(idle_sleep, timer_sleep);
+    let shutdown = context.shutdown.cancelled();
+    tokio::pin!(idle_sleep, timer_sleep, shutdown);
     let mut timer_at = None;
     // Grown on first use: BATCH events up front (~6.5 KiB) would be half of an idle
     // connection's memory budget.
     let mut batch = Vec::new();
     let mut draining = false;
     let end = 'serve: loop {
-        // At shutdown the hub closes every queue (which wakes this task): stop reading, write
-        // what it still holds. Asked here rather than by waiting on the shutdown token, whose
-        // every poll takes two locks all connections share.
-        draining = draining || outbound.is_closed();
         let timer = wire.next_timer();
         if timer != timer_at {
             timer_at = timer;
@@ -123,10 +120,12 @@ pub async fn pump<W: Wire>(
         tokio::select! {
             // Writing first keeps the queue short under load.
             biased;
-            taken = outbound.recv_many(&mut batch, BATCH), if wire.writable() => {
-                if taken == 0 {
+            event = outbound.recv(), if wire.writable() => {
+                let Some(event) = event else {
                     break 'serve End::Closed(outbound.close_reason().unwrap_or(CloseReason::Detached));
-                }
+                };
+                batch.push(event);
+                outbound.try_recv_many(&mut batch, BATCH - 1);
                 let written = wire.write(&batch).await;
                 batch.clear();
                 if let Err(e) = written {
@@ -172,6 +171,8 @@ pub async fn pump<W: Wire>(
                 // out in the same write.
                 tokio::task::yield_now().await;
             }
+            // Stop reading; the hub closes the queue once it is written out.
+            _ = &mut shutdown, if !draining => draining = true,
             // The deadline moves with every read; the timer is only moved when it fires.
             _ = &mut idle_sleep, if !draining => {
                 let deadline = idle.map_or_else(never, |d| last_read + d);
