@@ -76,6 +76,9 @@ struct Args {
     parallel: usize,
 }
 
+/// Tries per connection before the run fails.
+const CONNECT_ATTEMPTS: u64 = 3;
+
 /// A frame to write: text (WebSocket) or bytes (TCP).
 enum Out {
     Text(String),
@@ -128,7 +131,19 @@ async fn main() -> anyhow::Result<()> {
         ));
         joins.push(tokio::spawn(async move {
             let _permit = gate.acquire().await?;
-            open_peer(&shared, &target, local, i as u64).await
+            // A connection refused or reset while 10,000 come in (a full accept queue, the
+            // last run's sockets still closing) is tried again, a bounded number of times.
+            let mut attempt = 1;
+            loop {
+                match open_peer(&shared, &target, local, i as u64).await {
+                    Err(e) if attempt < CONNECT_ATTEMPTS => {
+                        eprintln!("connection {i}, attempt {attempt}: {e:#}; trying again");
+                        tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                        attempt += 1;
+                    }
+                    done => break done,
+                }
+            }
         }));
     }
     let mut peers = Vec::with_capacity(joins.len());
