@@ -298,7 +298,11 @@ steps = ["register", "match", { send = { count = 100, size = 48 } }, "logout"]
                 .ok()
         })
         .unwrap_or_else(|| panic!("no chaos count in {}", out.stderr));
-    assert!(lost <= dropped, "lost {lost}, dropped {dropped}");
+    assert!(
+        lost <= dropped,
+        "lost {lost}, dropped {dropped}: {}",
+        json["ledger"]
+    );
     assert_eq!(json["thresholds"][0]["passed"], false);
 }
 
