@@ -102,6 +102,14 @@ mod tests {
         Heartbeat::new(500 * MS, 2000 * MS)
     }
 
+    /// v1's timers, with an account bound now.
+    fn v1_started() -> (Instant, Heartbeat) {
+        let t0 = Instant::now();
+        let mut beat = v1();
+        beat.start(t0);
+        (t0, beat)
+    }
+
     #[test]
     fn silent_before_an_account() {
         let mut beat = v1();
@@ -111,9 +119,7 @@ mod tests {
 
     #[test]
     fn four_pings_then_the_logout_then_nothing() {
-        let t0 = Instant::now();
-        let mut beat = v1();
-        beat.start(t0);
+        let (t0, mut beat) = v1_started();
         let mut ticks = Vec::new();
         for step in 1..=8 {
             let now = t0 + step * 500 * MS;
@@ -129,9 +135,7 @@ mod tests {
 
     #[test]
     fn a_pong_keeps_the_account() {
-        let t0 = Instant::now();
-        let mut beat = v1();
-        beat.start(t0);
+        let (t0, mut beat) = v1_started();
         for step in 1..=20 {
             let now = t0 + step * 500 * MS;
             assert_eq!(beat.tick(now), Some(Tick::Ping), "tick {step}");
@@ -141,9 +145,7 @@ mod tests {
 
     #[test]
     fn not_due_yet_is_no_tick() {
-        let t0 = Instant::now();
-        let mut beat = v1();
-        beat.start(t0);
+        let (t0, mut beat) = v1_started();
         assert_eq!(beat.tick(t0 + 499 * MS), None);
         assert_eq!(beat.next(), Some(t0 + 500 * MS));
     }
@@ -177,9 +179,7 @@ mod tests {
 
     #[test]
     fn a_pong_before_the_tick_lets_the_ping_go_early_again() {
-        let t0 = Instant::now();
-        let mut beat = v1();
-        beat.start(t0);
+        let (t0, mut beat) = v1_started();
         for step in 1..=3 {
             assert_eq!(beat.tick(t0 + step * 500 * MS), Some(Tick::Ping));
         }
