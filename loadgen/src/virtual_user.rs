@@ -11,7 +11,7 @@ use std::time::Duration;
 use imkit_protocols::driver::ConnectTimings;
 use imkit_protocols::{
     Command, ConnectionState, Conversation, Credentials, DriverConfig, Event, GroupId, MessageId,
-    ReconnectPolicy, UserId,
+    ReconnectPolicy, SessionId, UserId,
 };
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -81,6 +81,10 @@ pub struct VirtualUser<T: Transport> {
     recipient: Recipient,
     inbox: Inbox,
     talk: Option<Talking>,
+    /// Sessions opened with us while we already talked in another (two MATCHes crossing:
+    /// the hub answers ours with one partner and pushes us another's). Their partners still
+    /// send to us: we linger for them, and talk to one when our own session ends.
+    side: Vec<(SessionId, UserId, u32)>,
     seq: u64,
     auto_ack: bool,
     auto_read: bool,
@@ -146,6 +150,7 @@ impl<T: Transport> VirtualUser<T> {
             // One window per sender it can hear: its group, or a few partners over time.
             inbox: Inbox::new(window, (unit.size as usize).max(64)),
             talk: None,
+            side: Vec::new(),
             seq: 0,
             auto_ack: false,
             auto_read: false,
@@ -460,6 +465,7 @@ impl<T: Transport> VirtualUser<T> {
                     // No resume in this dialect (chat-json v1): we are a new account, and
                     // the old session ended with the old one.
                     self.talk = None;
+                    self.side.clear();
                 }
                 let us = started.elapsed().as_micros() as u64;
                 self.ctx
@@ -495,9 +501,11 @@ impl<T: Transport> VirtualUser<T> {
             let until = Instant::now() + self.ctx.scenario.ledger.loss_timeout;
             let quiet = Duration::from_millis(200);
             loop {
+                let side = self.side.iter().map(|&(_, _, p)| p);
                 let peers_sending = t
                     .peers
                     .clone()
+                    .chain(side)
                     .any(|p| p != self.index && self.ctx.roster.get(p) & 0x0f == state::ONLINE);
                 let end = if peers_sending {
                     until
@@ -526,14 +534,18 @@ impl<T: Transport> VirtualUser<T> {
 
     async fn find_match(&mut self) -> Result<(), Halt> {
         self.matching = true;
-        // Someone else's MATCH may have picked us already (the hub pushes SessionOpened).
-        if self.talk.is_some() {
-            return Ok(());
-        }
         let started = Instant::now();
         let deadline = started + self.ctx.scenario.target.reply_timeout;
         self.ctx.metrics.with(|r| r.operations += 1);
         while Instant::now() < deadline {
+            // Our MATCH answered, or someone else's picked us (the hub pushes SessionOpened,
+            // which `observe` adopts): never ask again once we talk, or we would hold two
+            // sessions and leave a user with nobody.
+            if self.talk.is_some() {
+                let us = started.elapsed().as_micros() as u64;
+                self.ctx.metrics.with(|r| r.latency(StepMetric::Match, us));
+                return Ok(());
+            }
             if !self
                 .send_command(Command::Match, "match_failed", Some(StepMetric::Match))
                 .await
@@ -549,21 +561,8 @@ impl<T: Transport> VirtualUser<T> {
                 })
                 .await?;
             match got {
-                Some(Event::Matched { session, peer, .. })
-                | Some(Event::SessionOpened { session, peer, .. }) => {
-                    let us = started.elapsed().as_micros() as u64;
-                    self.ctx.metrics.with(|r| r.latency(StepMetric::Match, us));
-                    self.adopt_session(session, &peer);
-                    return Ok(());
-                }
-                Some(_) if self.talk.is_some() => {
-                    // A peer's MATCH picked us while ours found nobody.
-                    let us = started.elapsed().as_micros() as u64;
-                    self.ctx.metrics.with(|r| r.latency(StepMetric::Match, us));
-                    return Ok(());
-                }
-                Some(_) => {
-                    // Nobody free yet: ask again shortly.
+                Some(Event::NoPartner) if self.talk.is_none() => {
+                    // Nobody free yet: ask again shortly, unless someone picks us meanwhile.
                     let again =
                         Instant::now() + Duration::from_millis(100 + self.rng.random_range(0..100));
                     self.pump(
@@ -573,9 +572,13 @@ impl<T: Transport> VirtualUser<T> {
                     )
                     .await?;
                 }
+                Some(_) => {}
                 None if self.stopped() => return Err(Halt::Stopped),
                 None => break,
             }
+        }
+        if self.talk.is_some() {
+            return Ok(());
         }
         self.ctx
             .metrics
@@ -583,8 +586,36 @@ impl<T: Transport> VirtualUser<T> {
         Ok(())
     }
 
+    /// A session with `peer` opened (our MATCH, or theirs): talk in it, or keep it on the side.
+    fn session_opened(&mut self, session: SessionId, peer: &UserId) {
+        match &self.talk {
+            None => self.adopt_session(session, peer),
+            Some(t) if t.to == Conversation::Session(session) => {}
+            Some(_) => {
+                let index = self.ctx.roster.index_of(peer.as_str()).unwrap_or(u32::MAX);
+                self.side.push((session, peer.clone(), index));
+            }
+        }
+    }
+
+    /// A two-party session ended (the partner left, or it was closed): if it was the one we
+    /// talked in, talk in a side session if there is one, else match again before sending.
+    fn session_ended(&mut self, session: SessionId) {
+        self.side.retain(|(s, _, _)| *s != session);
+        let ours = self
+            .talk
+            .as_ref()
+            .is_some_and(|t| !t.group && t.to == Conversation::Session(session));
+        if ours {
+            self.talk = None;
+            if let Some((session, peer, _)) = self.side.pop() {
+                self.adopt_session(session, &peer);
+            }
+        }
+    }
+
     /// Talk in a two-party session with `peer` (ours, or one a peer opened with us).
-    fn adopt_session(&mut self, session: imkit_protocols::SessionId, peer: &UserId) {
+    fn adopt_session(&mut self, session: SessionId, peer: &UserId) {
         let peer_index = self.ctx.roster.index_of(peer.as_str()).unwrap_or(u32::MAX);
         self.talk = Some(Talking {
             to: Conversation::Session(session),
@@ -1091,15 +1122,14 @@ impl<T: Transport> VirtualUser<T> {
                     if self.talk.as_ref().is_some_and(|t| !t.group) {
                         self.talk = None;
                     }
+                    self.side.clear();
                 }
             }
-            Event::SessionOpened { session, peer, .. } if self.talk.is_none() => {
-                self.adopt_session(*session, peer);
+            Event::SessionOpened { session, peer, .. } | Event::Matched { session, peer, .. } => {
+                self.session_opened(*session, peer);
             }
-            Event::PartnerLeft { .. } | Event::SessionClosed { .. }
-                if self.talk.as_ref().is_some_and(|t| !t.group) =>
-            {
-                self.talk = None;
+            Event::PartnerLeft { session, .. } | Event::SessionClosed { session } => {
+                self.session_ended(*session);
             }
             Event::Error { .. } => self.ctx.metrics.with(|r| r.error("server_error", None)),
             Event::Connection(ConnectionState::Lost { .. }) => {

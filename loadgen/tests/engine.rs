@@ -10,7 +10,8 @@ use imkit_loadgen::run::{RunOptions, run_with};
 use imkit_loadgen::transport::{Drivers, Session, Transport};
 use imkit_loadgen::{Overrides, Scenario, error::exit, report};
 use imkit_protocols::{
-    Command, ConnectionState, Conversation, DriverConfig, Event, Message, MessageId, UserId,
+    Command, ConnectionState, Conversation, DriverConfig, Event, Message, MessageId, SessionId,
+    UserId,
 };
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -22,6 +23,14 @@ use tokio_util::sync::CancellationToken;
 struct Hub {
     users: Mutex<HashMap<String, mpsc::UnboundedSender<Event>>>,
     groups: Mutex<HashMap<String, BTreeSet<String>>>,
+    /// Two-party sessions from MATCH: id → the two users.
+    sessions: Mutex<HashMap<u64, (String, String)>>,
+    next_session: AtomicU64,
+    /// MATCHes that opened a second session for a user already in one.
+    crossed: AtomicU64,
+    /// Session messages go through this (a fixed network latency) when it is set.
+    delay_line: Mutex<Option<mpsc::UnboundedSender<(tokio::time::Instant, String, Event)>>>,
+    registered: AtomicU64,
     rng: Mutex<Option<SmallRng>>,
     drop_p: f64,
     dup_p: f64,
@@ -56,6 +65,113 @@ impl Hub {
     }
 }
 
+impl Hub {
+    /// A control event (session signals): never subject to the injected faults.
+    fn push(&self, to: &str, event: Event) {
+        if let Some(tx) = self.users.lock().unwrap().get(to) {
+            let _ = tx.send(event);
+        }
+    }
+
+    /// The original chat's MATCH: any other online user, busy or not, so MATCHes cross and
+    /// one user can hold several sessions.
+    fn match_partner(&self, me: &str) {
+        let mut online: Vec<String> = self.users.lock().unwrap().keys().cloned().collect();
+        online.retain(|u| u != me);
+        online.sort();
+        if online.is_empty() {
+            self.push(me, Event::NoPartner);
+            return;
+        }
+        let at = {
+            let mut rng = self.rng.lock().unwrap();
+            let rng = rng.get_or_insert_with(|| SmallRng::seed_from_u64(5));
+            rng.random_range(0..online.len())
+        };
+        let peer = online.swap_remove(at);
+        let session = SessionId(self.next_session.fetch_add(1, Ordering::Relaxed));
+        let mut sessions = self.sessions.lock().unwrap();
+        if sessions
+            .values()
+            .any(|(a, b)| [a, b].iter().any(|u| *u == me || **u == peer))
+        {
+            self.crossed.fetch_add(1, Ordering::Relaxed);
+        }
+        sessions.insert(session.0, (me.to_owned(), peer.clone()));
+        drop(sessions);
+        let opened = Event::SessionOpened {
+            session,
+            peer: UserId::new(me),
+            peer_name: None,
+            by_peer: true,
+        };
+        self.push(&peer, opened);
+        let matched = Event::Matched {
+            session,
+            peer: UserId::new(peer),
+            peer_name: None,
+        };
+        self.push(me, matched);
+    }
+
+    /// Session messages from now on reach their receiver `latency` after they were sent, in
+    /// order (messages still on the wire when a receiver logs out are lost to it).
+    fn add_latency(self: &Arc<Self>, latency: std::time::Duration) {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(tokio::time::Instant, String, Event)>();
+        let hub = self.clone();
+        tokio::spawn(async move {
+            while let Some((sent, to, event)) = rx.recv().await {
+                tokio::time::sleep_until(sent + latency).await;
+                hub.deliver(&to, event);
+            }
+        });
+        *self.delay_line.lock().unwrap() = Some(tx);
+    }
+
+    fn deliver_later(&self, to: String, event: Event) {
+        match &*self.delay_line.lock().unwrap() {
+            Some(line) => {
+                let _ = line.send((tokio::time::Instant::now(), to, event));
+            }
+            None => self.deliver(&to, event),
+        }
+    }
+
+    /// Who else is in `session`, if `me` is in it.
+    fn other_in(&self, session: SessionId, me: &str) -> Option<String> {
+        let sessions = self.sessions.lock().unwrap();
+        let (a, b) = sessions.get(&session.0)?;
+        match (a == me, b == me) {
+            (true, _) => Some(b.clone()),
+            (_, true) => Some(a.clone()),
+            _ => None,
+        }
+    }
+
+    /// A user left: every session it was in ends, and the partner is told.
+    fn leave_sessions(&self, user: &str) {
+        let mut ended = Vec::new();
+        self.sessions.lock().unwrap().retain(|&id, (a, b)| {
+            let other = if a == user {
+                b
+            } else if b == user {
+                a
+            } else {
+                return true;
+            };
+            ended.push((SessionId(id), other.clone()));
+            false
+        });
+        for (session, other) in ended {
+            let left = Event::PartnerLeft {
+                session,
+                user: UserId::new(user),
+            };
+            self.push(&other, left);
+        }
+    }
+}
+
 #[derive(Clone)]
 struct Loopback(Arc<Hub>);
 
@@ -69,12 +185,25 @@ struct LoopSession {
 impl Transport for Loopback {
     type Session = LoopSession;
     async fn connect(&self, config: DriverConfig) -> imkit_protocols::Result<LoopSession> {
-        let user = config.credentials.user.clone().expect("generated users").0;
         let (tx, rx) = mpsc::unbounded_channel();
-        let _ = tx.send(Event::LoggedIn {
-            user: UserId::new(user.clone()),
-            token: None,
-        });
+        let user = match config.credentials.user.clone() {
+            Some(user) => {
+                let _ = tx.send(Event::LoggedIn {
+                    user: user.clone(),
+                    token: None,
+                });
+                user.0
+            }
+            None => {
+                let user = format!("r{}", self.0.registered.fetch_add(1, Ordering::Relaxed));
+                let _ = tx.send(Event::Registered {
+                    user: UserId::new(user.clone()),
+                    nick: user.clone(),
+                    token: None,
+                });
+                user
+            }
+        };
         let _ = tx.send(Event::Connection(ConnectionState::Online {
             reconnect: false,
         }));
@@ -135,9 +264,20 @@ impl Session for LoopSession {
                             hub.deliver(&m, Event::Delivered(msg));
                         }
                     }
-                    Conversation::Session(_) => {}
+                    Conversation::Session(session) => {
+                        if let Some(other) = hub.other_in(session, &self.user) {
+                            let m = Message {
+                                conversation: Conversation::Session(session),
+                                from,
+                                id: Some(id),
+                                content,
+                            };
+                            hub.deliver_later(other, Event::Delivered(m));
+                        }
+                    }
                 }
             }
+            Command::Match => hub.match_partner(&self.user),
             Command::CreateGroup { group } | Command::JoinGroup { group } => {
                 hub.groups
                     .lock()
@@ -159,6 +299,7 @@ impl Session for LoopSession {
     }
     async fn close(self) {
         self.hub.users.lock().unwrap().remove(&self.user);
+        self.hub.leave_sessions(&self.user);
         for members in self.hub.groups.lock().unwrap().values_mut() {
             members.remove(&self.user);
         }
@@ -256,6 +397,58 @@ async fn a_clean_run_delivers_everything_and_passes() {
         html.contains("<svg")
             && html.matches("<polyline").count() >= 4
             && !html.contains("<script")
+    );
+}
+
+/// The original chat server's MATCH picks any online user, busy or not: MATCHes cross and
+/// users hold several sessions. Partners in a session we do not talk in still send to us, so
+/// we linger for them too (their messages come 250 ms apart, more than the quiet spell that
+/// ends a linger, and take 40 ms on the way); a partner leaving one session does not end the
+/// one we talk in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crossing_matches_keep_the_ledger_exact() {
+    const MATCHES: &str = r#"
+name = "crossing"
+[target]
+dialect = "chat-json"
+[load]
+model = "closed"
+users = 30
+ramp_up = "1s"
+message_rate = { per_user = "4/s" }
+[ledger]
+loss_timeout = "2s"
+drain = "2s"
+[[behaviour]]
+name = "pairs"
+weight = 1
+steps = ["register", "match", { send = { count = 10, size = 48 } }, "logout"]
+"#;
+    let hub = Arc::new(Hub::default());
+    hub.add_latency(std::time::Duration::from_millis(40));
+    let outcome = run(MATCHES, hub.clone()).await.unwrap();
+    let l = &outcome.report.ledger;
+    // Some user was picked while talking in another session: the case under test happened.
+    let crossed = hub.crossed.load(Ordering::Relaxed);
+    assert!(crossed > 0, "no MATCH crossed another");
+    assert_eq!(l.sent, 30 * 10, "{l:?}");
+    assert_eq!(l.accepted, l.sent, "{l:?}");
+    assert_eq!(l.expected, l.sent, "{l:?}");
+    assert_eq!(
+        (
+            l.delivered,
+            l.lost,
+            l.duplicated,
+            l.misdelivered,
+            l.unjudged
+        ),
+        (l.expected, 0, 0, 0, 0),
+        "{l:?}"
+    );
+    assert!(
+        outcome.report.errors.total == 0,
+        "{:?}",
+        outcome.report.errors
     );
 }
 

@@ -34,7 +34,7 @@
 //! |---|---|
 //! | `Register` | `Registered{user, nick, token}`: the connection is logged in as a new numeric id |
 //! | `Login` / `Resume` | `LoggedIn{user, token}`, then unacked messages again, then offline ones (FIFO; none on a message link) |
-//! | `Match` | partner: `SessionOpened{by_peer: true}`; then us: `Matched`, or `NoPartner` |
+//! | `Match` | a free partner: `SessionOpened{by_peer: true}`; then us: `Matched`, or `NoPartner`. Already matched (two MATCHes crossed): us: `Matched` with the partner we have |
 //! | `OpenSession` | us: `SessionOpened{by_peer: false}`; peer (if new): `SessionOpened{by_peer: true}` |
 //! | `CloseSession` | `SessionClosed` to both |
 //! | `Send` | us: `Accepted{client_ref, id}`; every connection of every receiver (only its message links if it has any, see [`AttachOptions::message_link`]): `Delivered` (a group includes the sender) |
@@ -690,21 +690,34 @@ impl State {
 
     fn match_partner(&mut self, conn: ConnId) -> Result<(), HubError> {
         let me = self.logged_in(conn)?;
-        let Some(peer) = self.sessions.pick_free(&me, &mut self.rng) else {
-            self.emit(conn, Event::NoPartner);
-            return Ok(());
+        // One partner at a time. Two MATCHes that cross (A's picks B while B's is on its
+        // way) would otherwise give B a second partner and leave some other user with none:
+        // B is answered with the session A opened.
+        let current = self.sessions.matched_session_of(&me).and_then(|session| {
+            let peer = self.sessions.get(session)?.peer_of(&me)?;
+            Some((session, peer.clone()))
+        });
+        let (session, peer) = match current {
+            Some(current) => current,
+            None => {
+                let Some(peer) = self.sessions.pick_free(&me, &mut self.rng) else {
+                    self.emit(conn, Event::NoPartner);
+                    return Ok(());
+                };
+                let session = self.sessions.open(&me, &peer, SessionKind::Matched);
+                self.refresh_free(&me);
+                self.refresh_free(&peer);
+                // The original pushes NewSession to the partner before answering MATCH.
+                let to_peer = Event::SessionOpened {
+                    session,
+                    peer: me.clone(),
+                    peer_name: self.accounts.nick(&me).map(str::to_owned),
+                    by_peer: true,
+                };
+                self.push_event_to_user(&peer, &to_peer);
+                (session, peer)
+            }
         };
-        let session = self.sessions.open(&me, &peer, SessionKind::Matched);
-        self.refresh_free(&me);
-        self.refresh_free(&peer);
-        // The original pushes NewSession to the partner before answering MATCH.
-        let to_peer = Event::SessionOpened {
-            session,
-            peer: me.clone(),
-            peer_name: self.accounts.nick(&me).map(str::to_owned),
-            by_peer: true,
-        };
-        self.push_event_to_user(&peer, &to_peer);
         let peer_name = self.accounts.nick(&peer).map(str::to_owned);
         self.emit(
             conn,

@@ -163,12 +163,15 @@ impl Sessions {
     }
 
     pub(crate) fn in_matched_session(&self, user: &UserId) -> bool {
-        self.by_user.get(user).is_some_and(|ids| {
-            ids.iter().any(|id| {
-                self.live
-                    .get(id)
-                    .is_some_and(|s| s.kind == SessionKind::Matched)
-            })
+        self.matched_session_of(user).is_some()
+    }
+
+    /// The live matched session the user is in (one at most: matching picks free users).
+    pub(crate) fn matched_session_of(&self, user: &UserId) -> Option<SessionId> {
+        self.by_user.get(user)?.iter().copied().find(|id| {
+            self.live
+                .get(id)
+                .is_some_and(|s| s.kind == SessionKind::Matched)
         })
     }
 

@@ -292,6 +292,43 @@ fn chat_flow_match_dialogue_read_and_partner_exit() {
     );
 }
 
+/// Two MATCHes that cross: alice's picks a partner whose own MATCH is already on its way.
+/// That MATCH is answered with alice's session, so nobody holds two partners and the third
+/// user is still free.
+#[test]
+fn a_match_from_someone_already_matched_answers_with_their_partner() {
+    let hub = hub();
+    let (alice, mut a, alice_id) = register(&hub, "alice");
+    let (bob, mut b, bob_id) = register(&hub, "bob");
+    let (carol, mut c, carol_id) = register(&hub, "carol");
+    hub.handle(alice, Command::Match).unwrap();
+    let (session, picked) = match drain(&mut a).as_slice() {
+        [Event::Matched { session, peer, .. }] => (*session, peer.clone()),
+        other => panic!("{other:?}"),
+    };
+    let [(picked_conn, picked_out), (other_conn, other_out)] = if picked == bob_id {
+        [(bob, &mut b), (carol, &mut c)]
+    } else {
+        assert_eq!(picked, carol_id);
+        [(carol, &mut c), (bob, &mut b)]
+    };
+    drain(picked_out);
+    hub.handle(picked_conn, Command::Match).unwrap();
+    assert_eq!(
+        drain(picked_out),
+        vec![Event::Matched {
+            session,
+            peer: alice_id,
+            peer_name: Some("alice".into())
+        }]
+    );
+    assert_eq!(drain(other_out), vec![]);
+    assert_eq!(drain(&mut a), vec![]);
+    // The third user was never picked: free, and alone.
+    hub.handle(other_conn, Command::Match).unwrap();
+    assert_eq!(drain(other_out), vec![Event::NoPartner]);
+}
+
 #[test]
 fn match_never_pairs_with_oneself_and_logout_frees_the_partner() {
     let hub = hub();
