@@ -3,10 +3,16 @@
 # and fishchat traffic driven from a second process, beside a bare tokio relay over the same
 # transport, in the same run. Prints one JSON line per run and a table with the ratios.
 #
-#   server-mock/benches/forward.sh [PAIRS] [SECONDS] [WINDOW]
+#   server-mock/benches/forward.sh [PAIRS] [SECONDS] [WINDOW] [ROUNDS]
 #
-# Defaults: 5000 pairs (10,000 connections), 10 s, 8 messages in flight per direction of a pair.
-# WINDOW=1 makes every message its own write and read (the shape of a chat user's traffic).
+# Defaults: 5000 pairs (10,000 connections), 10 s, 8 messages in flight per direction of a
+# pair, 3 rounds. WINDOW=1 makes every message its own write and read (the shape of a chat
+# user's traffic).
+#
+# This machine is shared and noisy: a relay's own figure moves by up to 20% between runs. So
+# each server is run right beside its like-for-like relay (which goes first alternates from
+# round to round), each ratio is taken within its round, and the table gives the median over
+# the rounds with the lowest and highest.
 #
 # Everything binds 127.0.0.1 port 0; every process is killed on exit.
 set -euo pipefail
@@ -14,6 +20,7 @@ cd "$(dirname "$0")/../.."
 PAIRS=${1:-5000}
 SECONDS_MEASURED=${2:-10}
 WINDOW=${3:-8}
+ROUNDS=${4:-3}
 OUT=${BENCH_OUT:-target/bench-forward}
 mkdir -p "$OUT"
 
@@ -21,52 +28,87 @@ cargo build --release -q -p imkit-server-mock --bin server-mock --example baseli
 # shellcheck source=server-mock/benches/servers.sh
 source server-mock/benches/servers.sh
 
+ROUND=0
 run() { # protocol [forward_bench args]
   local protocol=$1; shift
   "$EX/forward_bench" --protocol "$protocol" --target "$URL" --server-pid "$PID" \
-    --pairs "$PAIRS" --seconds "$SECONDS_MEASURED" --window "$WINDOW" "$@" | tee -a "$OUT/results.jsonl"
+    --pairs "$PAIRS" --seconds "$SECONDS_MEASURED" --window "$WINDOW" "$@" \
+    | sed "s/^{/{\"round\":$ROUND,/" | tee -a "$OUT/results.jsonl"
   kill "$PID"
   sleep 2
 }
 
-: >"$OUT/results.jsonl"
 # Like for like: the relay also answers each message to its sender (as chat-json answers a
 # DIALOGUE with its msgId), so it moves the same frames per message as chat-json; and it
 # sends each connection a ping-sized frame at chat-json's heartbeat period, which the driver
-# answers as it answers a PING, so it moves the same frames per second too. The same relay
-# without the keepalive, and its best case (one frame per message), are run and printed too.
-start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0 500
-run raw-ws --label replies-keepalive-500ms
-start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0 3000
-run raw-ws --label replies-keepalive-3s
-start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0
-run raw-ws --label replies
-start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws 127.0.0.1:0
-run raw-ws
-start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0
-run chat-json
+# answers as it answers a PING, so it moves the same frames per second too.
+relay_500ms() {
+  start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0 500
+  run raw-ws --label replies-keepalive-500ms
+}
+chat_v1() {
+  start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0
+  run chat-json
+}
+relay_3s() {
+  start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0 3000
+  run raw-ws --label replies-keepalive-3s
+}
 # The same with v2's heartbeat (PING every 3 s, not v1's 500 ms).
-start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0 \
-  --chat-ping-interval 3s --chat-max-wait 20s
-run chat-json --label v2-heartbeat
+chat_v2() {
+  start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0 \
+    --chat-ping-interval 3s --chat-max-wait 20s
+  run chat-json --label v2-heartbeat
+}
 # Like for like: receivers send an ack-sized frame per delivery, as fishchat receivers send
-# P2P_ACK. The relay's best case (one frame per message) is run and printed too.
-start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0
-run raw-tcp --raw-acks true
-start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0
-run raw-tcp --raw-acks false
-start fishchat "$OUT/mock-fish.log" "$BIN/server-mock" --listen fishchat=127.0.0.1:0
-run fishchat
+# P2P_ACK.
+relay_tcp_acks() {
+  start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0
+  run raw-tcp --raw-acks true
+}
+fishchat() {
+  start fishchat "$OUT/mock-fish.log" "$BIN/server-mock" --listen fishchat=127.0.0.1:0
+  run fishchat
+}
+# For reference: the WebSocket relay without keepalive, its best case (one frame per
+# message), and the TCP relay without acks.
+references() {
+  start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0
+  run raw-ws --label replies
+  start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws 127.0.0.1:0
+  run raw-ws
+  start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0
+  run raw-tcp --raw-acks false
+}
+
+: >"$OUT/results.jsonl"
+for ROUND in $(seq "$ROUNDS"); do
+  if [ $((ROUND % 2)) = 1 ]; then
+    relay_500ms; chat_v1; relay_3s; chat_v2; relay_tcp_acks; fishchat
+  else
+    chat_v1; relay_500ms; chat_v2; relay_3s; fishchat; relay_tcp_acks
+  fi
+  references
+done
 
 python3 - "$OUT/results.jsonl" <<'PY'
-import json, sys
+import json, statistics, sys
 def key(r):
     if r.get("label"):
         return r["protocol"] + ":" + r["label"]
     if r["protocol"] == "RawTcp" and not r.get("raw_acks", False):
         return "RawTcpNoAcks"
     return r["protocol"]
-rows = {key(r): r for r in map(json.loads, open(sys.argv[1]))}
+runs = {}  # key -> {round: result}
+for r in map(json.loads, open(sys.argv[1])):
+    runs.setdefault(key(r), {})[r.get("round", 1)] = r
+def spread(values, fmt):
+    values = sorted(values)
+    if not values:
+        return "-"
+    mid = fmt(statistics.median(values))
+    return mid if len(values) == 1 else f"{mid} ({fmt(values[0])}–{fmt(values[-1])})"
+pct = lambda x: f"{x:.0%}"
 print()
 # (transport, row, description, like-for-like relay, relay without keepalive, best-case relay)
 table = (
@@ -82,16 +124,22 @@ table = (
     ("TCP", "RawTcpNoAcks", "bare relay, no acks (best case)", None, None, None),
     ("TCP", "Fishchat", "server-mock fishchat", "RawTcp", None, "RawTcpNoAcks"),
 )
+rounds = len({n for by_round in runs.values() for n in by_round})
+print(f"median over {rounds} round(s), (lowest–highest); each ratio is taken within its round")
+print()
 print("| transport | server | connections | forwarded msgs/s | vs like-for-like relay | vs relay without keepalive | vs best-case relay | server CPU µs/msg | driver CPU µs/msg | server RSS per idle connection |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for transport, k, name, like, bare, best in table:
-    r = rows.get(k)
-    if not r:
+    mine = runs.get(k)
+    if not mine:
         continue
-    def ratio(base):
-        b = rows.get(base) if base else None
-        return f'{r["forwarded_per_second"] / b["forwarded_per_second"]:.0%}' if b else "-"
-    rss = r["server_rss_per_idle_connection_kib"]
-    cpu = lambda who: f'{r[who]["cpu_us_per_message"]:.1f}' if r.get(who) else "-"
-    print(f'| {transport} | {name} | {r["connections"]} | {r["forwarded_per_second"]:,.0f} | {ratio(like)} | {ratio(bare)} | {ratio(best)} | {cpu("server")} | {cpu("driver")} | {rss:.1f} KiB |')
+    def ratios(base):
+        theirs = runs.get(base, {}) if base else {}
+        return spread([r["forwarded_per_second"] / theirs[n]["forwarded_per_second"]
+                       for n, r in mine.items() if n in theirs], pct)
+    rs = list(mine.values())
+    rate = spread([r["forwarded_per_second"] for r in rs], lambda x: f"{x:,.0f}")
+    cpu = lambda who: spread([r[who]["cpu_us_per_message"] for r in rs if r.get(who)], lambda x: f"{x:.1f}")
+    rss = spread([r["server_rss_per_idle_connection_kib"] for r in rs], lambda x: f"{x:.1f}")
+    print(f'| {transport} | {name} | {rs[0]["connections"]} | {rate} | {ratios(like)} | {ratios(bare)} | {ratios(best)} | {cpu("server")} | {cpu("driver")} | {rss} KiB |')
 PY
