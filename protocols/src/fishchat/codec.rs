@@ -27,7 +27,11 @@ pub enum Inbound {
 impl Inbound {
     /// Type a parsed body.
     pub(crate) fn from_parsed(parsed: Result<CmdSimple>) -> Inbound {
-        match parsed.and_then(Cmd::from_simple) {
+        Inbound::from_typed(parsed.and_then(Cmd::from_simple))
+    }
+
+    pub(crate) fn from_typed(typed: Result<Cmd>) -> Inbound {
+        match typed {
             Ok(cmd) => Inbound::Cmd(cmd),
             Err(e) => Inbound::Invalid(e),
         }
@@ -90,12 +94,15 @@ impl Decoder for FrameCodec {
             src.reserve(4 + len_usize - src.len());
             return Ok(None);
         }
-        src.advance(4);
-        let body = src.split_to(len_usize);
-        if body.is_empty() {
-            return Ok(Some(Inbound::Empty));
-        }
-        Ok(Some(Inbound::from_parsed(go_json::parse_body(&body))))
+        // Parsed in place: the command copies what it keeps.
+        let frame = 4 + len_usize;
+        let inbound = if len_usize == 0 {
+            Inbound::Empty
+        } else {
+            Inbound::from_typed(go_json::parse_cmd(&src[4..frame]).and_then(|typed| typed))
+        };
+        src.advance(frame);
+        Ok(Some(inbound))
     }
 }
 

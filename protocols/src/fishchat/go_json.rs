@@ -108,24 +108,65 @@ impl<'de> Visitor<'de> for CmdVisitor {
     }
 }
 
+/// Parse and type a body: [`parse_body`] then [`Cmd::from_simple`], without copying the
+/// name or the arguments a command does not keep when the body has the exact form. The
+/// outer error: the body is no command (the original drops it); the inner one: a command
+/// with too few arguments (the original crashes on it).
+pub fn parse_cmd(body: &[u8]) -> Result<Result<Cmd>> {
+    match parse_exact_parts(body) {
+        Some(parts) => Ok(Cmd::from_parts(parts.name, parts.args())),
+        None => parse_body(body).map(Cmd::from_simple),
+    }
+}
+
+/// Arguments read without copying; a body with more goes the general way.
+const EXACT_ARGS: usize = 4;
+
+/// A body in the exact form, borrowed.
+struct ExactParts<'a> {
+    name: &'a str,
+    args: [&'a str; EXACT_ARGS],
+    len: usize,
+}
+
+impl<'a> ExactParts<'a> {
+    fn args(&self) -> &[&'a str] {
+        &self.args[..self.len]
+    }
+}
+
 /// The body exactly as Go's encoder writes it (`{"CmdName":"…","Args":["…",…]}`, then
-/// optional whitespace), with no escape or control byte inside the strings: what every
-/// real client sends, read without serde. Anything else is `None`, for the general parser
-/// (which gives the same result on this form, see the tests).
+/// optional whitespace), with no escape or control byte inside the strings and at most
+/// [`EXACT_ARGS`] arguments: what every real client sends, read without serde. Anything
+/// else is `None`, for the general parser (which gives the same result on this form, see
+/// the tests).
 fn parse_exact(body: &[u8]) -> Option<CmdSimple> {
+    let parts = parse_exact_parts(body)?;
+    Some(CmdSimple {
+        name: parts.name.to_owned(),
+        args: parts.args().iter().map(|a| (*a).to_owned()).collect(),
+    })
+}
+
+fn parse_exact_parts(body: &[u8]) -> Option<ExactParts<'_>> {
     // Checked once for the whole body: the strings are cut at ASCII quotes, so each is
     // valid UTF-8 too.
     let body = std::str::from_utf8(body).ok()?;
     let rest = body.strip_prefix("{\"CmdName\":")?;
     let (name, mut rest) = plain_string(rest)?;
     rest = rest.strip_prefix(",\"Args\":[")?;
-    let mut args = Vec::new();
+    let mut parts = ExactParts {
+        name,
+        args: [""; EXACT_ARGS],
+        len: 0,
+    };
     if let Some(after) = rest.strip_prefix(']') {
         rest = after;
     } else {
         loop {
             let (arg, after) = plain_string(rest)?;
-            args.push(arg.to_owned());
+            *parts.args.get_mut(parts.len)? = arg;
+            parts.len += 1;
             if let Some(after) = after.strip_prefix(',') {
                 rest = after;
             } else {
@@ -141,10 +182,7 @@ fn parse_exact(body: &[u8]) -> Option<CmdSimple> {
     {
         return None;
     }
-    Some(CmdSimple {
-        name: name.to_owned(),
-        args,
-    })
+    Some(parts)
 }
 
 /// A string literal at the start of `input` with no `\\` and no control byte, and what
@@ -241,6 +279,21 @@ mod tests {
             let cmd = CmdSimple::new(&name, args);
             let bytes = body(&cmd);
             proptest::prop_assert_eq!(parse_body(&bytes).unwrap(), cmd);
+        }
+
+        #[test]
+        fn typing_borrowed_parts_is_typing_the_simple_form(
+            name in proptest::sample::select(vec![
+                "REQ_MSG_SERVER", "SEND_CLIENT_ID", "SEND_PING", "SEND_MESSAGE_P2P",
+                "RESP_MESSAGE_P2P", "P2P_ACK", "CREATE_TOPIC", "JOIN_TOPIC",
+                "LOCATE_TOPIC_MSG_ADDR", "SEND_MESSAGE_TOPIC", "RESP_MESSAGE_TOPIC", "NOPE",
+            ]),
+            args in proptest::collection::vec("[a-z0-9<\"é]{0,6}", 0..7),
+        ) {
+            let simple = CmdSimple::new(name, args);
+            let bytes = body(&simple);
+            let typed = |r: Result<Cmd>| r.map_err(|e| e.to_string());
+            proptest::prop_assert_eq!(typed(parse_cmd(&bytes).unwrap()), typed(Cmd::from_simple(simple)));
         }
     }
 

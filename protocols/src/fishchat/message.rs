@@ -100,6 +100,26 @@ pub enum Cmd {
     Unknown { name: String, args: Vec<String> },
 }
 
+/// How many arguments a known command reads (`None`: not a command the original knows);
+/// too few is an error.
+fn arity(name: &str, given: usize) -> Result<Option<usize>> {
+    use names::*;
+    let expected = match name {
+        REQ_MSG_SERVER | SEND_PING => 0,
+        SELECT_MSG_SERVER_FOR_CLIENT | SEND_CLIENT_ID | CREATE_TOPIC => 1,
+        P2P_ACK | JOIN_TOPIC | LOCATE_TOPIC_MSG_ADDR | SEND_MESSAGE_TOPIC => 2,
+        SEND_MESSAGE_P2P | RESP_MESSAGE_P2P | RESP_MESSAGE_TOPIC => 3,
+        _ => return Ok(None),
+    };
+    if given < expected {
+        return Err(Error::malformed(
+            Dialect::Fishchat,
+            format!("{name} needs {expected} argument(s), got {given}"),
+        ));
+    }
+    Ok(Some(expected))
+}
+
 impl Cmd {
     /// The wire name.
     pub fn name(&self) -> &str {
@@ -123,25 +143,32 @@ impl Cmd {
 
     /// Type a wire command. Names match exactly, as the original's `switch` does.
     pub fn from_simple(simple: CmdSimple) -> Result<Cmd> {
-        use names::*;
         let CmdSimple { name, args } = simple;
-        let expected = match name.as_str() {
-            REQ_MSG_SERVER | SEND_PING => 0,
-            SELECT_MSG_SERVER_FOR_CLIENT | SEND_CLIENT_ID | CREATE_TOPIC => 1,
-            P2P_ACK | JOIN_TOPIC | LOCATE_TOPIC_MSG_ADDR | SEND_MESSAGE_TOPIC => 2,
-            SEND_MESSAGE_P2P | RESP_MESSAGE_P2P | RESP_MESSAGE_TOPIC => 3,
-            _ => return Ok(Cmd::Unknown { name, args }),
-        };
-        if args.len() < expected {
-            return Err(Error::malformed(
-                Dialect::Fishchat,
-                format!("{name} needs {expected} argument(s), got {}", args.len()),
-            ));
+        match arity(&name, args.len())? {
+            Some(expected) => Ok(Cmd::with_args(&name, args.into_iter().take(expected))),
+            None => Ok(Cmd::Unknown { name, args }),
         }
-        // Extra arguments are dropped: the original never reads them.
-        let mut args = args.into_iter().take(expected);
-        let mut next = || args.next().unwrap_or_default();
-        Ok(match name.as_str() {
+    }
+
+    /// [`Cmd::from_simple`] on a name and arguments borrowed from the frame: only the
+    /// arguments the command keeps are copied.
+    pub fn from_parts(name: &str, args: &[&str]) -> Result<Cmd> {
+        match arity(name, args.len())? {
+            Some(expected) => Ok(Cmd::with_args(name, args.iter().copied().take(expected))),
+            None => Ok(Cmd::Unknown {
+                name: name.to_owned(),
+                args: args.iter().map(|a| (*a).to_owned()).collect(),
+            }),
+        }
+    }
+
+    /// A known command from enough arguments (extra ones are dropped: the original never
+    /// reads them).
+    fn with_args<A: Into<String>>(name: &str, args: impl Iterator<Item = A>) -> Cmd {
+        use names::*;
+        let mut args = args;
+        let mut next = || args.next().map(Into::into).unwrap_or_default();
+        match name {
             REQ_MSG_SERVER => Cmd::ReqMsgServer,
             SELECT_MSG_SERVER_FOR_CLIENT => Cmd::SelectMsgServerForClient { addr: next() },
             SEND_CLIENT_ID => Cmd::SendClientId { client_id: next() },
@@ -178,7 +205,7 @@ impl Cmd {
                 msg: next(),
                 from: next(),
             },
-        })
+        }
     }
 
     /// The wire form (`SEND_PING` carries the reference client's literal `"PING"`).

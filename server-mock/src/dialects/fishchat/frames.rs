@@ -96,18 +96,21 @@ impl Inbox {
             self.buf.reserve(4 + len_usize - self.buf.len());
             return Ok(None);
         }
-        self.buf.advance(4);
-        let body = self.buf.split_to(len_usize);
-        if body.is_empty() {
-            return Ok(Some(Frame::Ignored));
-        }
-        Ok(Some(match go_json::parse_body(&body) {
-            Ok(simple) => typed(simple),
-            Err(e) => {
-                tracing::debug!(dialect = %Dialect::Fishchat, "ignoring a frame that is no command: {e}");
-                Frame::Ignored
+        // Parsed in place: the command copies what it keeps.
+        let end = 4 + len_usize;
+        let frame = if len_usize == 0 {
+            Frame::Ignored
+        } else {
+            match go_json::parse_cmd(&self.buf[4..end]) {
+                Ok(cmd) => typed(cmd),
+                Err(e) => {
+                    tracing::debug!(dialect = %Dialect::Fishchat, "ignoring a frame that is no command: {e}");
+                    Frame::Ignored
+                }
             }
-        }))
+        };
+        self.buf.advance(end);
+        Ok(Some(frame))
     }
 
     fn decode_line(&mut self) -> Result<Option<Frame>> {
@@ -156,7 +159,7 @@ fn parse_line(line: &[u8]) -> Frame {
         .map_err(|e| Error::malformed(Dialect::FishchatText, format!("the line is not UTF-8: {e}")))
         .and_then(text::parse_line);
     match parsed {
-        Ok(Some(simple)) => typed(simple),
+        Ok(Some(simple)) => typed(Cmd::from_simple(simple)),
         Ok(None) => Frame::Ignored,
         Err(e) => {
             tracing::debug!(dialect = %Dialect::FishchatText, "ignoring a line that is no command: {e}");
@@ -165,8 +168,8 @@ fn parse_line(line: &[u8]) -> Frame {
     }
 }
 
-fn typed(simple: CmdSimple) -> Frame {
-    match Cmd::from_simple(simple) {
+fn typed(cmd: Result<Cmd>) -> Frame {
+    match cmd {
         Ok(Cmd::Unknown { name, .. }) => {
             tracing::debug!(%name, "ignoring an unknown command");
             Frame::Ignored
