@@ -77,7 +77,7 @@ struct Args {
 }
 
 /// Tries per connection before the run fails.
-const CONNECT_ATTEMPTS: u64 = 3;
+const CONNECT_ATTEMPTS: u64 = 6;
 
 /// A frame to write: text (WebSocket) or bytes (TCP).
 enum Out {

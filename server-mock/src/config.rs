@@ -74,6 +74,9 @@ pub struct Limits {
     pub idle_timeout: Option<Duration>,
     /// The largest frame or document accepted from a client.
     pub max_frame: usize,
+    /// A write the client does not take in this long ends its connection: a client that
+    /// stops reading would otherwise hold its connection (and an open file) for good.
+    pub write_timeout: Duration,
     /// On shutdown, how long connections get to flush before they are cut.
     pub shutdown_grace: Duration,
 }
@@ -86,6 +89,7 @@ impl Default for Limits {
             // by design.
             idle_timeout: Some(Duration::from_secs(600)),
             max_frame: imkit_protocols::DEFAULT_MAX_FRAME,
+            write_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
         }
     }

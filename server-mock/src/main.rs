@@ -55,6 +55,9 @@ struct Args {
     /// From accept to a usable connection.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     handshake_timeout: Duration,
+    /// Close a connection whose client takes nothing we write for this long.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    write_timeout: Duration,
     /// chat: period of the server's PING.
     #[arg(long, value_parser = parse_duration, default_value = "500ms")]
     chat_ping_interval: Duration,
@@ -121,6 +124,7 @@ fn config(args: &Args) -> anyhow::Result<ServerConfig> {
     config.hub.outbound_capacity = args.outbound_capacity;
     config.limits.idle_timeout = Some(args.idle_timeout).filter(|d| !d.is_zero());
     config.limits.handshake_timeout = args.handshake_timeout;
+    config.limits.write_timeout = args.write_timeout;
     config.timers.chat_ping_interval = args.chat_ping_interval;
     config.timers.chat_max_wait = args.chat_max_wait;
     config.timers.fishchat_scan = args.fishchat_scan;

@@ -87,6 +87,21 @@ pub enum End {
     Wire(imkit_protocols::Error),
 }
 
+/// A wire call that writes, but not forever: a client that stops reading would otherwise
+/// hold its connection (and an open file) for good. The timer is only armed when the write
+/// has to wait.
+async fn within<T>(
+    limit: Duration,
+    write: impl Future<Output = imkit_protocols::Result<T>>,
+) -> imkit_protocols::Result<T> {
+    tokio::time::timeout(limit, write)
+        .await
+        .unwrap_or(Err(imkit_protocols::Error::Timeout {
+            what: "the client to take what we wrote",
+            after: limit,
+        }))
+}
+
 /// Run the connection until it ends; returns why (also logged).
 pub async fn pump<W: Wire>(
     wire: &mut W,
@@ -97,6 +112,7 @@ pub async fn pump<W: Wire>(
     // A deadline far enough away to stand for "never" without overflowing Instant.
     let never = || Instant::now() + Duration::from_secs(86_400 * 365);
     let idle = context.limits.idle_timeout;
+    let write_timeout = context.limits.write_timeout;
     // The timers and the shutdown future live across iterations: making (and registering,
     // and dropping) them in every turn of the loop cost about as much as a small message.
     let mut last_read = Instant::now();
@@ -126,7 +142,7 @@ pub async fn pump<W: Wire>(
                 };
                 batch.push(event);
                 outbound.try_recv_many(&mut batch, BATCH - 1);
-                let written = wire.write(&batch).await;
+                let written = within(write_timeout, wire.write(&batch)).await;
                 batch.clear();
                 if let Err(e) = written {
                     break 'serve End::Wire(e);
@@ -154,13 +170,13 @@ pub async fn pump<W: Wire>(
                     }
                     // The replies to the commands before it go out first.
                     if wire.writable() && outbound.try_recv_many(&mut batch, BATCH) > 0 {
-                        let written = wire.write(&batch).await;
+                        let written = within(write_timeout, wire.write(&batch)).await;
                         batch.clear();
                         if let Err(e) = written {
                             break 'serve End::Wire(e);
                         }
                     }
-                    match wire.refused(kind, position, &error).await {
+                    match within(write_timeout, wire.refused(kind, position, &error)).await {
                         Ok(true) => {}
                         Ok(false) => break 'serve End::Refused(error),
                         Err(e) => break 'serve End::Wire(e),
@@ -185,7 +201,7 @@ pub async fn pump<W: Wire>(
                 // Set again at the next turn, even to the same instant (as before: a timer
                 // that does not move on fires again).
                 timer_at = None;
-                if let Err(e) = wire.on_timer(conn).await {
+                if let Err(e) = within(write_timeout, wire.on_timer(conn)).await {
                     break 'serve End::Wire(e);
                 }
             }

@@ -484,6 +484,46 @@ async fn an_idle_client_is_closed() {
     server.shutdown().await;
 }
 
+/// A client that stops reading cannot keep its connection (and an open file) forever: the
+/// write it does not take ends the connection after the write timeout, and what the hub
+/// still had queued for it is kept for its next login.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_the_write_timeout() {
+    let mut config = config();
+    config.limits.write_timeout = Duration::from_millis(300);
+    let (server, address) = start(&config).await;
+    let _stuck = Client::login(address, "stuck").await;
+    let mut alice = Client::login(address, "alice").await;
+    // More than the socket buffers on both sides hold (loopback grows them to a few MB);
+    // fewer events than the outbound queue holds, so the hub never drops it as slow.
+    let text = "x".repeat(64 * 1024);
+    let sends = 400;
+    for _ in 0..sends {
+        alice.say(&format!("send stuck {text}")).await;
+    }
+    for _ in 0..sends {
+        assert!(
+            alice
+                .next()
+                .await
+                .is_some_and(|l| l.starts_with("accepted"))
+        );
+    }
+    let stuck = UserId::from("stuck");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while server.hub().is_online(&stuck) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connection that stopped reading is still open"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut again = Client::login(address, "stuck").await;
+    let first = again.next().await.expect("what was kept");
+    assert!(first.starts_with("delivered alice xxx"), "{}", &first[..40]);
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_dialect_timer_pings_and_logs_out_a_silent_client_but_keeps_its_socket() {
     let mut config = config();

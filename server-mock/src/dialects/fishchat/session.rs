@@ -18,9 +18,6 @@ use super::{MSG_SERVER, TEXT, advertised};
 use crate::hub::{ConnId, Hub, HubError};
 use crate::listener::{Accepted, End, HubConn, Wire, pump};
 
-/// A client that takes longer than this to take one batch of our writes is gone.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Commands handed to the hub per read at most (the rest stay buffered for the next read).
 const MAX_COMMANDS: usize = 64;
 
@@ -278,12 +275,8 @@ impl Wire for ClientWire {
             self.render(event);
         }
         if !self.outbox.bytes.is_empty() {
-            timeout(WRITE_TIMEOUT, self.stream.write_all(&self.outbox.bytes))
-                .await
-                .map_err(|_| Error::Timeout {
-                    what: "the client to read what we sent",
-                    after: WRITE_TIMEOUT,
-                })??;
+            // Not forever: the pump's write timeout.
+            self.stream.write_all(&self.outbox.bytes).await?;
         }
         // Written is delivered for a topic message: it has no uuid the client could ack, so
         // the hub (which keeps every delivery to a fishchat client until acked) is told here.
