@@ -537,7 +537,7 @@ impl<T: Transport> VirtualUser<T> {
         let started = Instant::now();
         let deadline = started + self.ctx.scenario.target.reply_timeout;
         self.ctx.metrics.with(|r| r.operations += 1);
-        while Instant::now() < deadline {
+        loop {
             // Our MATCH answered, or someone else's picked us (the hub pushes SessionOpened,
             // which `observe` adopts): never ask again once we talk, or we would hold two
             // sessions and leave a user with nobody.
@@ -545,6 +545,9 @@ impl<T: Transport> VirtualUser<T> {
                 let us = started.elapsed().as_micros() as u64;
                 self.ctx.metrics.with(|r| r.latency(StepMetric::Match, us));
                 return Ok(());
+            }
+            if Instant::now() >= deadline {
+                break;
             }
             if !self
                 .send_command(Command::Match, "match_failed", Some(StepMetric::Match))
@@ -576,9 +579,6 @@ impl<T: Transport> VirtualUser<T> {
                 None if self.stopped() => return Err(Halt::Stopped),
                 None => break,
             }
-        }
-        if self.talk.is_some() {
-            return Ok(());
         }
         self.ctx
             .metrics

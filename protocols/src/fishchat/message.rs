@@ -164,9 +164,8 @@ impl Cmd {
 
     /// A known command from enough arguments (extra ones are dropped: the original never
     /// reads them).
-    fn with_args<A: Into<String>>(name: &str, args: impl Iterator<Item = A>) -> Cmd {
+    fn with_args<A: Into<String>>(name: &str, mut args: impl Iterator<Item = A>) -> Cmd {
         use names::*;
-        let mut args = args;
         let mut next = || args.next().map(Into::into).unwrap_or_default();
         match name {
             REQ_MSG_SERVER => Cmd::ReqMsgServer,

@@ -708,13 +708,7 @@ impl State {
                 self.refresh_free(&me);
                 self.refresh_free(&peer);
                 // The original pushes NewSession to the partner before answering MATCH.
-                let to_peer = Event::SessionOpened {
-                    session,
-                    peer: me.clone(),
-                    peer_name: self.accounts.nick(&me).map(str::to_owned),
-                    by_peer: true,
-                };
-                self.push_event_to_user(&peer, &to_peer);
+                self.tell_session_opened(&peer, session, &me);
                 (session, peer)
             }
         };
@@ -751,15 +745,20 @@ impl State {
             },
         );
         if new {
-            let event = Event::SessionOpened {
-                session,
-                peer: me.clone(),
-                peer_name: self.accounts.nick(&me).map(str::to_owned),
-                by_peer: true,
-            };
-            self.push_event_to_user(&peer, &event);
+            self.tell_session_opened(&peer, session, &me);
         }
         Ok(())
+    }
+
+    /// `peer` learns that `by` opened `session` with them (chat's NewSession signal).
+    fn tell_session_opened(&mut self, peer: &UserId, session: SessionId, by: &UserId) {
+        let event = Event::SessionOpened {
+            session,
+            peer: by.clone(),
+            peer_name: self.accounts.nick(by).map(str::to_owned),
+            by_peer: true,
+        };
+        self.push_event_to_user(peer, &event);
     }
 
     fn close_session(&mut self, conn: ConnId, session: SessionId) -> Result<(), HubError> {
