@@ -13,6 +13,9 @@ pub mod state {
     pub const AWAY: u8 = 2;
     pub const LEAVING: u8 = 3;
     pub const GONE: u8 = 4;
+    /// Logging out, past its linger: what is sent to it now is not owed (it arrives, if at
+    /// all, only because the connection is still open; the receiver then counts it owed).
+    pub const CLOSING: u8 = 5;
     /// Flag: member of its group.
     pub const JOINED: u8 = 0x10;
 }
@@ -63,7 +66,7 @@ impl Roster {
             return false;
         }
         match s & 0x0f {
-            // A leaving user still receives while it lingers.
+            // A leaving user still receives while it lingers for its peers.
             state::ONLINE | state::LEAVING => true,
             state::AWAY => offline_messages,
             _ => false,

@@ -125,6 +125,9 @@ fn client_ref(seq: u64, intended_us: u64) -> String {
 }
 
 const UNACCEPTED_MAX: usize = 32;
+/// No delivery for this long: nothing more is on its way to a user about to go (longer than
+/// any delivery latency short of an overload, which the loss timeout bounds anyway).
+const QUIET: Duration = Duration::from_millis(200);
 const UNREAD_MAX: usize = 16;
 
 impl<T: Transport> VirtualUser<T> {
@@ -179,7 +182,7 @@ impl<T: Transport> VirtualUser<T> {
     /// Leave the online count once, whatever path got us offline.
     fn went_offline(&mut self, life: u8) {
         let before = self.ctx.roster.get(self.index) & 0x0f;
-        if before == state::ONLINE || before == state::LEAVING {
+        if matches!(before, state::ONLINE | state::LEAVING | state::CLOSING) {
             self.ctx.metrics.online.fetch_sub(1, Ordering::Relaxed);
         }
         if life == state::AWAY {
@@ -447,11 +450,17 @@ impl<T: Transport> VirtualUser<T> {
     }
 
     async fn reconnect(&mut self) -> Result<(), Halt> {
+        if self.session.is_none() {
+            return self.connect().await;
+        }
+        // Away (owed only where the dialect keeps offline messages) before the drop, and the
+        // messages already on their way let in first: a drop loses what it did not read.
+        self.went_offline(state::AWAY);
+        self.await_quiet().await;
         self.flush_sends().await;
         let Some(session) = self.session.take() else {
             return self.connect().await;
         };
-        self.went_offline(state::AWAY);
         self.ctx.metrics.with(|r| r.operations += 1);
         let started = Instant::now();
         drop(session); // a drop, not a logout: the server sees the connection vanish
@@ -490,36 +499,30 @@ impl<T: Transport> VirtualUser<T> {
         }
     }
 
-    /// Log out. With `linger`, first wait for messages still on their way to us (up to the
-    /// loss timeout, less once every peer has stopped sending).
+    /// Log out. With `linger`, first receive from peers still sending to us (up to the loss
+    /// timeout). Then stop being owed anything (CLOSING: what reaches us from now on counts
+    /// as owed on arrival, as after any time away) and wait for a quiet spell, so a message
+    /// sent just before, still on its way, arrives before we go. A peer may have picked us
+    /// (MATCH) a moment ago, so the quiet spell holds with no conversation of our own.
     async fn close(&mut self, linger: bool) {
         if self.session.is_none() {
             return;
         }
-        self.ctx.roster.set(self.index, state::LEAVING);
-        if linger && let Some(t) = self.talk.clone() {
+        if linger {
+            self.ctx.roster.set(self.index, state::LEAVING);
             let until = Instant::now() + self.ctx.scenario.ledger.loss_timeout;
-            let quiet = Duration::from_millis(200);
-            loop {
-                let side = self.side.iter().map(|&(_, _, p)| p);
-                let peers_sending = t
-                    .peers
-                    .clone()
-                    .chain(side)
-                    .any(|p| p != self.index && self.ctx.roster.get(p) & 0x0f == state::ONLINE);
-                let end = if peers_sending {
-                    until
-                } else {
-                    (Instant::now() + quiet).min(until)
-                };
-                match self
-                    .pump(Some(end), None, &mut |e| matches!(e, Event::Delivered(_)))
-                    .await
-                {
-                    Ok(Some(_)) if Instant::now() < until => continue,
-                    _ => break,
+            let poll = Duration::from_millis(50);
+            while self.peers_sending() && Instant::now() < until {
+                let end = (Instant::now() + poll).min(until);
+                if self.pump(Some(end), None, &mut |_| false).await.is_err() {
+                    break;
                 }
             }
+        }
+        self.ctx.roster.set(self.index, state::CLOSING);
+        self.away = (self.ctx.now_us(), u64::MAX);
+        if linger {
+            self.await_quiet().await;
         }
         self.flush_sends().await;
         if let Some(session) = self.session.take() {
@@ -528,6 +531,30 @@ impl<T: Transport> VirtualUser<T> {
         }
         self.went_offline(state::GONE);
         self.ctx.roster.set_joined(self.index, false);
+    }
+
+    /// Once nothing more is owed to us: receive until no delivery has come for a while, so
+    /// what was sent while it still was, and is on its way, arrives before we go.
+    async fn await_quiet(&mut self) {
+        let until = Instant::now() + self.ctx.scenario.ledger.loss_timeout;
+        loop {
+            let end = (Instant::now() + QUIET).min(until);
+            match self
+                .pump(Some(end), None, &mut |e| matches!(e, Event::Delivered(_)))
+                .await
+            {
+                Ok(Some(_)) if Instant::now() < until => continue,
+                _ => break,
+            }
+        }
+    }
+
+    /// Whether a peer we talk with (or one that opened a session with us) may still send.
+    fn peers_sending(&self) -> bool {
+        let side = self.side.iter().map(|&(_, _, p)| p);
+        let talk = self.talk.as_ref().map_or(0..0, |t| t.peers.clone());
+        talk.chain(side)
+            .any(|p| p != self.index && self.ctx.roster.get(p) & 0x0f == state::ONLINE)
     }
 
     // ---- conversations ----

@@ -18,6 +18,9 @@ use rand::{Rng, SeedableRng};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+/// A message on the wire: when it was sent, the receiving connection, the delivery.
+type InFlight = (tokio::time::Instant, mpsc::UnboundedSender<Event>, Event);
+
 /// A tiny in-memory IM server: direct and group messages, accepts, with injected faults.
 #[derive(Default)]
 struct Hub {
@@ -28,14 +31,16 @@ struct Hub {
     next_session: AtomicU64,
     /// MATCHes that opened a second session for a user already in one.
     crossed: AtomicU64,
-    /// Session messages go through this (a fixed network latency) when it is set.
-    delay_line: Mutex<Option<mpsc::UnboundedSender<(tokio::time::Instant, String, Event)>>>,
+    /// Direct and session messages go through this (a fixed network latency) when it is set.
+    delay_line: Mutex<Option<mpsc::UnboundedSender<InFlight>>>,
     registered: AtomicU64,
     rng: Mutex<Option<SmallRng>>,
     drop_p: f64,
     dup_p: f64,
     dropped: AtomicU64,
     duplicated: AtomicU64,
+    /// Messages that reached the server for a receiver already gone.
+    undeliverable: AtomicU64,
     next_id: AtomicU64,
 }
 
@@ -55,13 +60,15 @@ impl Hub {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if let Some(tx) = self.users.lock().unwrap().get(to) {
-            if dup {
-                self.duplicated.fetch_add(1, Ordering::Relaxed);
-                let _ = tx.send(event.clone());
-            }
-            let _ = tx.send(event);
+        let Some(tx) = self.users.lock().unwrap().get(to).cloned() else {
+            self.undeliverable.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        if dup {
+            self.duplicated.fetch_add(1, Ordering::Relaxed);
+            let _ = tx.send(event.clone());
         }
+        let _ = tx.send(event);
     }
 }
 
@@ -114,26 +121,35 @@ impl Hub {
         self.push(me, matched);
     }
 
-    /// Session messages from now on reach their receiver `latency` after they were sent, in
-    /// order (messages still on the wire when a receiver logs out are lost to it).
+    /// Direct and session messages from now on reach their receiver `latency` after they were
+    /// sent, in order, on the connection the receiver had then: what is still on the wire when
+    /// that connection ends (a logout, a drop) is lost with it.
     fn add_latency(self: &Arc<Self>, latency: std::time::Duration) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<(tokio::time::Instant, String, Event)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<InFlight>();
         let hub = self.clone();
         tokio::spawn(async move {
-            while let Some((sent, to, event)) = rx.recv().await {
+            while let Some((sent, connection, event)) = rx.recv().await {
                 tokio::time::sleep_until(sent + latency).await;
-                hub.deliver(&to, event);
+                if connection.send(event).is_err() {
+                    hub.undeliverable.fetch_add(1, Ordering::Relaxed);
+                }
             }
         });
         *self.delay_line.lock().unwrap() = Some(tx);
     }
 
     fn deliver_later(&self, to: String, event: Event) {
-        match &*self.delay_line.lock().unwrap() {
-            Some(line) => {
-                let _ = line.send((tokio::time::Instant::now(), to, event));
+        let line = self.delay_line.lock().unwrap();
+        let Some(line) = &*line else {
+            return self.deliver(&to, event);
+        };
+        match self.users.lock().unwrap().get(&to) {
+            Some(connection) => {
+                let _ = line.send((tokio::time::Instant::now(), connection.clone(), event));
             }
-            None => self.deliver(&to, event),
+            None => {
+                self.undeliverable.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -244,7 +260,7 @@ impl Session for LoopSession {
                             id: Some(id),
                             content,
                         };
-                        hub.deliver(u.as_str(), Event::Delivered(m));
+                        hub.deliver_later(u.0, Event::Delivered(m));
                     }
                     Conversation::Group(g) => {
                         let members = hub
@@ -450,6 +466,89 @@ steps = ["register", "match", { send = { count = 10, size = 48 } }, "logout"]
         "{:?}",
         outcome.report.errors
     );
+}
+
+/// Partners that send far longer than a user lingers after its own last message: once the
+/// linger is over, nothing sent to the leaving user is owed (what still reaches it counts as
+/// owed on arrival), and what was sent before that is waited for. Messages take 50 ms, so
+/// some are on their way when a user goes: they must not count as lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_that_outlast_a_linger_are_not_owed_what_reaches_it_too_late() {
+    const OUTLAST: &str = r#"
+name = "outlast"
+[target]
+dialect = "chat-json"
+[load]
+model = "closed"
+users = 20
+ramp_up = "200ms"
+message_rate = { per_user = "10/s" }
+[ledger]
+loss_timeout = "1s"
+drain = "2s"
+[[behaviour]]
+name = "brief"
+weight = 1
+steps = ["register", "match", { send = { count = 2, size = 48 } }, "logout"]
+[[behaviour]]
+name = "long"
+weight = 1
+steps = ["register", "match", { send = { count = 40, size = 48 } }, "logout"]
+"#;
+    let hub = Arc::new(Hub::default());
+    hub.add_latency(std::time::Duration::from_millis(50));
+    let outcome = run(OUTLAST, hub.clone()).await.unwrap();
+    let l = &outcome.report.ledger;
+    let undeliverable = hub.undeliverable.load(Ordering::Relaxed);
+    assert!(undeliverable > 0, "no message outlived its receiver");
+    assert_eq!(l.sent, 10 * 2 + 10 * 40, "{l:?}");
+    assert!(l.expected <= l.sent, "{l:?}");
+    assert_eq!(
+        (l.delivered, l.lost, l.duplicated, l.misdelivered),
+        (l.expected, 0, 0, 0),
+        "{l:?}"
+    );
+}
+
+/// A reconnect drops the connection, and with it whatever the user had not read: it goes
+/// away (on simple-im nothing sent to it is owed then) and lets in what is on its way first.
+/// This server keeps nothing for a user between connections, and messages take 50 ms; think
+/// times keep partners from reconnecting in step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnect_lets_in_what_is_on_its_way_before_it_drops() {
+    const STORM: &str = r#"
+name = "storm"
+[target]
+dialect = "simple-im"
+credentials = "generate"
+[load]
+model = "closed"
+users = 20
+ramp_up = "200ms"
+message_rate = { per_user = "20/s" }
+[ledger]
+loss_timeout = "1s"
+drain = "2s"
+[[behaviour]]
+name = "storm"
+weight = 1
+steps = ["login", "pair", { repeat = { times = 4, steps = [
+    { think = { mean = "150ms", dist = "uniform" } }, { send = { count = 10 } }, "reconnect",
+] } }, "logout"]
+"#;
+    let hub = Arc::new(Hub::default());
+    hub.add_latency(std::time::Duration::from_millis(50));
+    let outcome = run(STORM, hub.clone()).await.unwrap();
+    let r = &outcome.report;
+    let l = &r.ledger;
+    assert_eq!(l.sent, 20 * 4 * 10, "{l:?}");
+    assert_eq!(r.steps["reconnect"].count, 20 * 4, "{:?}", r.errors);
+    assert_eq!(
+        (l.delivered, l.lost, l.duplicated, l.misdelivered),
+        (l.expected, 0, 0, 0),
+        "{l:?}"
+    );
+    assert!(l.expected > l.sent / 2, "{l:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
