@@ -29,6 +29,7 @@ cargo build --release -q -p imkit-server-mock --bin server-mock --example baseli
 source server-mock/benches/servers.sh
 
 ROUND=0
+# A server that does not start is reported (by `start`) and its run left out.
 run() { # protocol [forward_bench args]
   local protocol=$1; shift
   # A run that fails (the machine refusing connections while 10,000 come in) is reported
@@ -47,41 +48,41 @@ run() { # protocol [forward_bench args]
 # sends each connection a ping-sized frame at chat-json's heartbeat period, which the driver
 # answers as it answers a PING, so it moves the same frames per second too.
 relay_500ms() {
-  start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0 500
+  start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0 500 || return 0
   run raw-ws --label replies-keepalive-500ms
 }
 chat_v1() {
-  start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0
+  start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0 || return 0
   run chat-json
 }
 relay_3s() {
-  start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0 3000
+  start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0 3000 || return 0
   run raw-ws --label replies-keepalive-3s
 }
 # The same with v2's heartbeat (PING every 3 s, not v1's 500 ms).
 chat_v2() {
   start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0 \
-    --chat-ping-interval 3s --chat-max-wait 20s
+    --chat-ping-interval 3s --chat-max-wait 20s || return 0
   run chat-json --label v2-heartbeat
 }
 # Like for like: receivers send an ack-sized frame per delivery, as fishchat receivers send
 # P2P_ACK.
 relay_tcp_acks() {
-  start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0
+  start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0 || return 0
   run raw-tcp --raw-acks true
 }
 fishchat() {
-  start fishchat "$OUT/mock-fish.log" "$BIN/server-mock" --listen fishchat=127.0.0.1:0
+  start fishchat "$OUT/mock-fish.log" "$BIN/server-mock" --listen fishchat=127.0.0.1:0 || return 0
   run fishchat
 }
 # For reference: the WebSocket relay without keepalive, its best case (one frame per
 # message), and the TCP relay without acks.
 references() {
-  start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0
+  start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws-replies 127.0.0.1:0 || return 0
   run raw-ws --label replies
-  start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws 127.0.0.1:0
+  start baseline-ws "$OUT/relay-ws.log" "$EX/baseline_relay" ws 127.0.0.1:0 || return 0
   run raw-ws
-  start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0
+  start baseline-tcp "$OUT/relay-tcp.log" "$EX/baseline_relay" tcp 127.0.0.1:0 || return 0
   run raw-tcp --raw-acks false
 }
 
