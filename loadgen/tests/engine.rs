@@ -470,8 +470,9 @@ steps = ["register", "match", { send = { count = 10, size = 48 } }, "logout"]
 
 /// Partners that send far longer than a user lingers after its own last message: once the
 /// linger is over, nothing sent to the leaving user is owed (what still reaches it counts as
-/// owed on arrival), and what was sent before that is waited for. Messages take 50 ms, so
-/// some are on their way when a user goes: they must not count as lost.
+/// owed on arrival), and what was sent before that is waited for. Messages take 50 ms and
+/// long talkers send one every 50 ms, so some are on their way when a user goes: they must
+/// not count as lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partners_that_outlast_a_linger_are_not_owed_what_reaches_it_too_late() {
     const OUTLAST: &str = r#"
@@ -493,7 +494,7 @@ steps = ["register", "match", { send = { count = 2, size = 48 } }, "logout"]
 [[behaviour]]
 name = "long"
 weight = 1
-steps = ["register", "match", { send = { count = 40, size = 48 } }, "logout"]
+steps = ["register", "match", { send = { count = 80, size = 48, rate = "20/s" } }, "logout"]
 "#;
     let hub = Arc::new(Hub::default());
     hub.add_latency(std::time::Duration::from_millis(50));
@@ -501,7 +502,7 @@ steps = ["register", "match", { send = { count = 40, size = 48 } }, "logout"]
     let l = &outcome.report.ledger;
     let undeliverable = hub.undeliverable.load(Ordering::Relaxed);
     assert!(undeliverable > 0, "no message outlived its receiver");
-    assert_eq!(l.sent, 10 * 2 + 10 * 40, "{l:?}");
+    assert_eq!(l.sent, 10 * 2 + 10 * 80, "{l:?}");
     assert!(l.expected <= l.sent, "{l:?}");
     assert_eq!(
         (l.delivered, l.lost, l.duplicated, l.misdelivered),
