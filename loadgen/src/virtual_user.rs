@@ -458,6 +458,7 @@ impl<T: Transport> VirtualUser<T> {
         self.went_offline(state::AWAY);
         self.await_quiet().await;
         self.flush_sends().await;
+        // The connection may have ended while we waited: then this is a fresh connect.
         let Some(session) = self.session.take() else {
             return self.connect().await;
         };

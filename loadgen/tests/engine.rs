@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use imkit_loadgen::ledger::LedgerCounts;
 use imkit_loadgen::run::{RunOptions, run_with};
 use imkit_loadgen::transport::{Drivers, Session, Transport};
 use imkit_loadgen::{Overrides, Scenario, error::exit, report};
@@ -373,6 +374,21 @@ async fn run(text: &str, hub: Arc<Hub>) -> imkit_loadgen::Result<imkit_loadgen::
     .expect("the run ends")
 }
 
+/// Every owed delivery came, once, to its recipient, and every arrival could be judged.
+fn assert_exact(l: &LedgerCounts) {
+    assert_eq!(
+        (
+            l.delivered,
+            l.lost,
+            l.duplicated,
+            l.misdelivered,
+            l.unjudged
+        ),
+        (l.expected, 0, 0, 0, 0),
+        "{l:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_run_delivers_everything_and_passes() {
     let hub = Arc::new(Hub::default());
@@ -383,12 +399,7 @@ async fn a_clean_run_delivers_everything_and_passes() {
     // (the last group cut to fit) — every sent message owed to each present recipient.
     assert!(l.sent > 0);
     assert_eq!(l.accepted, l.sent, "{l:?}");
-    assert_eq!(l.delivered, l.expected, "{l:?}");
-    assert_eq!(
-        (l.lost, l.duplicated, l.misdelivered, l.unjudged),
-        (0, 0, 0, 0),
-        "{l:?}"
-    );
+    assert_exact(l);
     assert_eq!(r.steps["deliver"].count, l.delivered);
     assert!(r.steps["ack"].count > 0);
     assert!(r.passed, "{:?}", r.thresholds);
@@ -450,17 +461,7 @@ steps = ["register", "match", { send = { count = 10, size = 48 } }, "logout"]
     assert_eq!(l.sent, 30 * 10, "{l:?}");
     assert_eq!(l.accepted, l.sent, "{l:?}");
     assert_eq!(l.expected, l.sent, "{l:?}");
-    assert_eq!(
-        (
-            l.delivered,
-            l.lost,
-            l.duplicated,
-            l.misdelivered,
-            l.unjudged
-        ),
-        (l.expected, 0, 0, 0, 0),
-        "{l:?}"
-    );
+    assert_exact(l);
     assert!(
         outcome.report.errors.total == 0,
         "{:?}",
@@ -504,11 +505,7 @@ steps = ["register", "match", { send = { count = 80, size = 48, rate = "20/s" } 
     assert!(undeliverable > 0, "no message outlived its receiver");
     assert_eq!(l.sent, 10 * 2 + 10 * 80, "{l:?}");
     assert!(l.expected <= l.sent, "{l:?}");
-    assert_eq!(
-        (l.delivered, l.lost, l.duplicated, l.misdelivered),
-        (l.expected, 0, 0, 0),
-        "{l:?}"
-    );
+    assert_exact(l);
 }
 
 /// A reconnect drops the connection, and with it whatever the user had not read: it goes
@@ -544,11 +541,7 @@ steps = ["login", "pair", { repeat = { times = 4, steps = [
     let l = &r.ledger;
     assert_eq!(l.sent, 20 * 4 * 10, "{l:?}");
     assert_eq!(r.steps["reconnect"].count, 20 * 4, "{:?}", r.errors);
-    assert_eq!(
-        (l.delivered, l.lost, l.duplicated, l.misdelivered),
-        (l.expected, 0, 0, 0),
-        "{l:?}"
-    );
+    assert_exact(l);
     assert!(l.expected > l.sent / 2, "{l:?}");
 }
 
