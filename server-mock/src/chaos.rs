@@ -124,6 +124,11 @@ impl Chaos {
         self.config.drop_connection > 0.0 && self.rng.random_bool(self.config.drop_connection)
     }
 
+    /// Whether any delivery may be dropped (`drop-delivery` above 0).
+    pub(crate) fn drops_deliveries(&self) -> bool {
+        self.config.drop_delivery > 0.0
+    }
+
     pub(crate) fn drop_delivery(&mut self) -> bool {
         self.config.drop_delivery > 0.0 && self.rng.random_bool(self.config.drop_delivery)
     }

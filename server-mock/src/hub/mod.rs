@@ -1089,14 +1089,17 @@ impl State {
         let Some(user) = &c.user else {
             return false;
         };
-        if c.queue.is_closed() {
+        let acks = c.options.receiver_acks;
+        // A closed queue refuses the push below, so it is only looked at first (one more
+        // lock of the receiver's queue) where something else would happen before the push:
+        // a delivery chaos drops, a connection judged on its unacked messages.
+        if (acks || self.chaos.drops_deliveries()) && c.queue.is_closed() {
             return false;
         }
         if self.chaos.drop_delivery() {
             self.stats.chaos_dropped_deliveries += 1;
             return true;
         }
-        let acks = c.options.receiver_acks;
         if acks && self.mail.unacked_len(user, &c.device) >= self.config.unacked_limit {
             tracing::info!(conn = %conn, peer = %c.peer, %user, "too many unacked messages: dropping the connection");
             self.drop_conn(conn, CloseReason::SlowConsumer);
