@@ -197,8 +197,8 @@ impl Server {
             .await
             .is_err()
         {
-            tracing::warn!(grace = ?self.grace, "connections still open after the grace period: closing them");
-            self.runtime.abort.cancel();
+            let open = self.runtime.connections.abort_all();
+            tracing::warn!(grace = ?self.grace, open, "connections still open after the grace period: closing them");
             let _ = tokio::time::timeout(Duration::from_secs(2), self.runtime.tracker.wait()).await;
         }
     }
@@ -208,7 +208,7 @@ impl Drop for Server {
     /// Dropped without `shutdown`: stop everything anyway (tasks end at their next poll).
     fn drop(&mut self) {
         self.runtime.shutdown.cancel();
-        self.runtime.abort.cancel();
+        self.runtime.connections.abort_all();
     }
 }
 

@@ -20,6 +20,7 @@
 
 mod cap;
 mod pump;
+mod tasks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use tokio_util::task::TaskTracker;
 
 pub use cap::{connection_cap, open_file_limit};
 pub use pump::{End, Wire, pump};
+pub(crate) use tasks::ConnectionTasks;
 
 use crate::config::{Limits, Timers};
 use crate::hub::{AttachOptions, ConnId, Hub, HubError, Outbound};
@@ -162,10 +164,11 @@ impl Drop for HubConn {
 pub(crate) struct Runtime {
     pub cap: Arc<Semaphore>,
     pub tracker: TaskTracker,
-    /// Stop accepting and ask connections to flush and close.
+    /// Stop accepting (connections learn of the shutdown from their hub queue, which the
+    /// hub closes once what it holds is written).
     pub shutdown: CancellationToken,
-    /// The grace period is over: drop what is still running.
-    pub abort: CancellationToken,
+    /// The connection tasks, to drop what still runs when the grace period is over.
+    pub connections: ConnectionTasks,
     pub refused: Arc<AtomicU64>,
 }
 
@@ -175,7 +178,7 @@ impl Runtime {
             cap: Arc::new(Semaphore::new(cap)),
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
-            abort: CancellationToken::new(),
+            connections: ConnectionTasks::default(),
             refused: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -243,16 +246,13 @@ async fn accept_loop<L: DialectListener>(
             context: context.clone(),
         };
         let listener = listener.clone();
-        let abort = runtime.abort.clone();
-        runtime.tracker.spawn(async move {
+        let serve = async move {
             let _permit = permit;
-            tokio::select! {
-                _ = listener.serve(conn) => {}
-                _ = abort.cancelled() => {
-                    tracing::debug!(%dialect, %peer, "closed at the end of the shutdown grace period");
-                }
-            }
-        });
+            listener.serve(conn).await;
+        };
+        if !runtime.connections.spawn(&runtime.tracker, serve) {
+            tracing::debug!(%dialect, %peer, "accepted during the shutdown: closed");
+        }
     }
     tracing::debug!(%dialect, role, "stopped accepting");
 }

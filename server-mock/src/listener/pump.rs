@@ -1,8 +1,8 @@
 //! The loop every connection runs once its handshake is done: commands from the client
 //! into the hub, events from the hub out to the client (in batches), the idle timeout, the
-//! dialect's own timer (chat ping, heartbeat checks), and the shutdown (stop reading, write
-//! what the hub still had queued, close). A listener implements [`Wire`] for its framing
-//! and calls [`pump`].
+//! dialect's own timer (chat ping, heartbeat checks), and the shutdown (the hub closes the
+//! queue: what it held is written, then the connection closes). A listener implements
+//! [`Wire`] for its framing and calls [`pump`].
 
 use std::future::Future;
 use std::time::Duration;
@@ -113,18 +113,18 @@ pub async fn pump<W: Wire>(
     let never = || Instant::now() + Duration::from_secs(86_400 * 365);
     let idle = context.limits.idle_timeout;
     let write_timeout = context.limits.write_timeout;
-    // The timers and the shutdown future live across iterations: making (and registering,
-    // and dropping) them in every turn of the loop cost about as much as a small message.
+    // The timers live across iterations: making (and registering, and dropping) them in
+    // every turn of the loop cost about as much as a small message. The shutdown is not
+    // waited for here: the hub closes every queue when it starts, and a token polled at
+    // each wake-up of each connection costs a lock all connections share.
     let mut last_read = Instant::now();
     let idle_sleep = sleep_until(idle.map_or_else(never, |d| last_read + d));
     let timer_sleep = sleep_until(never());
-    let shutdown = context.shutdown.cancelled();
-    tokio::pin!(idle_sleep, timer_sleep, shutdown);
+    tokio::pin!(idle_sleep, timer_sleep);
     let mut timer_at = None;
     // Grown on first use: BATCH events up front (~6.5 KiB) would be half of an idle
     // connection's memory budget.
     let mut batch = Vec::new();
-    let mut draining = false;
     let end = 'serve: loop {
         let timer = wire.next_timer();
         if timer != timer_at {
@@ -148,7 +148,7 @@ pub async fn pump<W: Wire>(
                     break 'serve End::Wire(e);
                 }
             }
-            read = wire.read(), if !draining => {
+            read = wire.read() => {
                 let commands = match read {
                     Ok(Some(commands)) => commands,
                     Ok(None) => break 'serve End::PeerClosed,
@@ -187,10 +187,8 @@ pub async fn pump<W: Wire>(
                 // out in the same write.
                 tokio::task::yield_now().await;
             }
-            // Stop reading; the hub closes the queue once it is written out.
-            _ = &mut shutdown, if !draining => draining = true,
             // The deadline moves with every read; the timer is only moved when it fires.
-            _ = &mut idle_sleep, if !draining => {
+            _ = &mut idle_sleep => {
                 let deadline = idle.map_or_else(never, |d| last_read + d);
                 if Instant::now() >= deadline {
                     break 'serve End::Idle;
