@@ -12,7 +12,9 @@
 # This machine is shared and noisy: a relay's own figure moves by up to 20% between runs. So
 # each server is run right beside its like-for-like relay (which goes first alternates from
 # round to round), each ratio is taken within its round, and the table gives the median over
-# the rounds with the lowest and highest.
+# the rounds with the lowest and highest. The last column is the share of the machine's CPU
+# time the hypervisor gave to other guests while each run measured (steal, /proc/stat): when
+# it is high, no figure of that run means much.
 #
 # Everything binds 127.0.0.1 port 0; every process is killed on exit.
 set -euo pipefail
@@ -132,8 +134,8 @@ table = (
 rounds = len({n for by_round in runs.values() for n in by_round})
 print(f"median over {rounds} round(s), (lowest–highest); each ratio is taken within its round")
 print()
-print("| transport | server | connections | forwarded msgs/s | vs like-for-like relay | vs relay without keepalive | vs best-case relay | server CPU µs/msg | driver CPU µs/msg | server RSS per idle connection |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| transport | server | connections | forwarded msgs/s | vs like-for-like relay | vs relay without keepalive | vs best-case relay | server CPU µs/msg | driver CPU µs/msg | server RSS per idle connection | CPU stolen by other guests |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for transport, k, name, like, bare, best in table:
     mine = runs.get(k)
     if not mine:
@@ -146,5 +148,6 @@ for transport, k, name, like, bare, best in table:
     rate = spread([r["forwarded_per_second"] for r in rs], lambda x: f"{x:,.0f}")
     cpu = lambda who: spread([r[who]["cpu_us_per_message"] for r in rs if r.get(who)], lambda x: f"{x:.1f}")
     rss = spread([r["server_rss_per_idle_connection_kib"] for r in rs], lambda x: f"{x:.1f}")
-    print(f'| {transport} | {name} | {rs[0]["connections"]} | {rate} | {ratios(like)} | {ratios(bare)} | {ratios(best)} | {cpu("server")} | {cpu("driver")} | {rss} KiB |')
+    steal = spread([r["steal_percent"] / 100 for r in rs if r.get("steal_percent") is not None], pct)
+    print(f'| {transport} | {name} | {rs[0]["connections"]} | {rate} | {ratios(like)} | {ratios(bare)} | {ratios(best)} | {cpu("server")} | {cpu("driver")} | {rss} KiB | {steal} |')
 PY

@@ -190,6 +190,7 @@ async fn main() -> anyhow::Result<()> {
     let count0 = shared.delivered.load(Ordering::Relaxed);
     let server0 = args.server_pid.map(Usage::of);
     let driver0 = Usage::of_self();
+    let machine0 = MachineTicks::read();
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
     let count1 = shared.delivered.load(Ordering::Relaxed);
@@ -197,6 +198,9 @@ async fn main() -> anyhow::Result<()> {
     let server =
         server0.map(|before| Usage::of(args.server_pid.unwrap_or_default()).since(&before));
     let driver = Usage::of_self().since(&driver0);
+    let steal = machine0
+        .zip(MachineTicks::read())
+        .map(|(a, b)| b.steal_percent_since(&a));
     let rss_load = args.server_pid.and_then(rss_kib);
     stop.notify_waiters();
     for s in &senders {
@@ -226,6 +230,7 @@ async fn main() -> anyhow::Result<()> {
         "raw_acks": shared.raw_acks,
         "server": server.map(|u| u.per_message(count1 - count0)),
         "driver": driver.per_message(count1 - count0),
+        "steal_percent": steal,
     });
     println!("{report}");
     Ok(())
@@ -267,6 +272,41 @@ impl Usage {
 
     fn per_message(&self, messages: u64) -> serde_json::Value {
         serde_json::json!({ "cpu_us_per_message": self.cpu_us / messages.max(1) as f64 })
+    }
+}
+
+/// The machine's CPU time from /proc/stat, to tell how much of it the hypervisor gave to
+/// other guests while we measured (steal): on this shared machine that, more than anything
+/// in the code, moves a run's messages per second.
+#[derive(Debug, Clone, Copy)]
+struct MachineTicks {
+    steal: u64,
+    total: u64,
+}
+
+impl MachineTicks {
+    fn read() -> Option<MachineTicks> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        // `cpu  user nice system idle iowait irq softirq steal guest guest_nice`; guest time
+        // is already counted in user and nice.
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()?
+            .strip_prefix("cpu ")?
+            .split_whitespace()
+            .take(8)
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .ok()?;
+        Some(MachineTicks {
+            steal: *ticks.get(7)?,
+            total: ticks.iter().sum(),
+        })
+    }
+
+    fn steal_percent_since(&self, before: &MachineTicks) -> f64 {
+        let total = self.total.saturating_sub(before.total).max(1);
+        100.0 * self.steal.saturating_sub(before.steal) as f64 / total as f64
     }
 }
 
