@@ -246,7 +246,8 @@ async fn accept_loop<L: DialectListener>(
             context: context.clone(),
         };
         let listener = listener.clone();
-        let serve = async move {
+        let serve = |registration| async move {
+            let _registration = registration;
             let _permit = permit;
             listener.serve(conn).await;
         };

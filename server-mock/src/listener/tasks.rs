@@ -31,9 +31,16 @@ impl ConnectionTasks {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Run `task` on `tracker` until it ends or [`ConnectionTasks::abort_all`]; false (and
-    /// `task` dropped) once `abort_all` was called.
-    pub(crate) fn spawn<F>(&self, tracker: &TaskTracker, task: F) -> bool
+    /// Run the task `make` returns on `tracker`, until it ends or
+    /// [`ConnectionTasks::abort_all`]; false (and nothing run) once `abort_all` was called.
+    /// The task holds the [`Registration`] it is given until it ends: `make` builds the
+    /// task around it, because a finished future moved into another one to be awaited is
+    /// stored twice (a connection's task is kilobytes).
+    pub(crate) fn spawn<F>(
+        &self,
+        tracker: &TaskTracker,
+        make: impl FnOnce(Registration) -> F,
+    ) -> bool
     where
         F: Future<Output = ()> + Send + 'static,
     {
@@ -49,10 +56,7 @@ impl ConnectionTasks {
             tasks: self.clone(),
             id,
         };
-        let handle = tracker.spawn(async move {
-            let _registration = registration;
-            task.await;
-        });
+        let handle = tracker.spawn(make(registration));
         running.tasks.insert(id, handle.abort_handle());
         true
     }
@@ -75,8 +79,8 @@ impl ConnectionTasks {
     }
 }
 
-/// A task's entry, removed when the task ends however it ends (finished or aborted).
-struct Registration {
+/// A task's entry, removed when the task (which holds it) ends, finished or aborted.
+pub(crate) struct Registration {
     tasks: ConnectionTasks,
     id: u64,
 }
@@ -97,9 +101,12 @@ mod tests {
     async fn ended_tasks_leave_the_registry_and_abort_all_stops_the_rest() {
         let tracker = TaskTracker::new();
         let tasks = ConnectionTasks::default();
-        assert!(tasks.spawn(&tracker, async {}));
+        assert!(tasks.spawn(&tracker, |registration| async move {
+            let _registration = registration;
+        }));
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
-        assert!(tasks.spawn(&tracker, async move {
+        assert!(tasks.spawn(&tracker, |registration| async move {
+            let _registration = registration;
             let _dropped_when_aborted = stopped_tx;
             std::future::pending::<()>().await;
         }));
@@ -123,7 +130,7 @@ mod tests {
             .expect("the tracker sees every task end");
         assert_eq!(tasks.len(), 0);
         assert!(
-            !tasks.spawn(&tracker, async {}),
+            !tasks.spawn(&tracker, |_| async {}),
             "nothing starts after abort_all"
         );
     }
