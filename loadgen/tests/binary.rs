@@ -236,7 +236,10 @@ fn eutamias_short_run() {
 }
 
 /// server-mock's chaos drops 1% of deliveries on purpose: the ledger reports about 1% lost,
-/// not 0 and not everything, and never more than the mock says it dropped.
+/// not 0 and not everything, and never more than the mock says it dropped. The loss timeout
+/// is generous (5 s): a dropped message is lost however long we wait, while on a host that
+/// steals most of the CPU (seen: 80%) a delivered one can take seconds, and with 2 s six
+/// times the dropped messages were counted lost.
 #[test]
 fn one_percent_dropped_deliveries_are_reported_as_about_one_percent_lost() {
     let dir = scratch("chaos");
@@ -257,7 +260,7 @@ ramp_up = "1s"
 message_rate = { per_user = "20/s" }
 
 [ledger]
-loss_timeout = "2s"
+loss_timeout = "5s"
 drain = "2s"
 
 [[behaviour]]
