@@ -88,8 +88,8 @@ pub struct VirtualUser<T: Transport> {
     seq: u64,
     auto_ack: bool,
     auto_read: bool,
-    /// Sent, not yet accepted: (seq, intended µs, deliveries owed once it is). Bounded.
-    unaccepted: VecDeque<(u64, u64, u64)>,
+    /// Sent, not yet accepted, oldest first. Bounded.
+    unaccepted: VecDeque<Unaccepted>,
     /// Accepted with a server id, for timing read receipts. Bounded.
     unread: VecDeque<(MessageId, u64)>,
     last_delivered: Option<(Conversation, MessageId)>,
@@ -124,7 +124,19 @@ fn client_ref(seq: u64, intended_us: u64) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
-const UNACCEPTED_MAX: usize = 32;
+/// A message sent and not yet accepted by the server.
+#[derive(Debug, Clone, Copy)]
+struct Unaccepted {
+    seq: u64,
+    intended_us: u64,
+    sent: Instant,
+    /// Deliveries owed once the server accepts it.
+    owed: u64,
+}
+
+/// Sends awaiting their accept, at most: only a server that accepts nothing for the reply
+/// timeout while we send faster than this per timeout reaches it.
+const UNACCEPTED_MAX: usize = 256;
 /// No delivery for this long: nothing more is on its way to a user about to go (longer than
 /// any delivery latency short of an overload, which the loss timeout bounds anyway).
 const QUIET: Duration = Duration::from_millis(200);
@@ -946,16 +958,27 @@ impl<T: Transport> VirtualUser<T> {
             }
         });
         if caps.server_accept {
-            if self.unaccepted.len() == UNACCEPTED_MAX
-                && let Some((_, _, owed)) = self.unaccepted.pop_front()
+            // An accept is missing when none came within the reply timeout of the send, not
+            // when many are awaited: a schedule catching up after a stall sends a burst.
+            let now = Instant::now();
+            let timeout = self.ctx.scenario.target.reply_timeout;
+            while let Some(oldest) = self.unaccepted.front().copied()
+                && (self.unaccepted.len() >= UNACCEPTED_MAX
+                    || now.saturating_duration_since(oldest.sent) > timeout)
             {
+                self.unaccepted.pop_front();
                 // Too long without an answer: assume it got there.
                 self.ctx.metrics.with(|r| {
-                    r.ledger.expected += owed;
+                    r.ledger.expected += oldest.owed;
                     r.error("accept_missing", Some(StepMetric::Accept));
                 });
             }
-            self.unaccepted.push_back((seq, intended_us, owed));
+            self.unaccepted.push_back(Unaccepted {
+                seq,
+                intended_us,
+                sent: now,
+                owed,
+            });
         }
         Ok(true)
     }
@@ -1105,14 +1128,14 @@ impl<T: Transport> VirtualUser<T> {
                     ))
                 });
                 let entry = match parsed {
-                    Some((seq, t)) => match self.unaccepted.iter().position(|e| e.0 == seq) {
-                        Some(at) => self.unaccepted.remove(at),
+                    Some((seq, t)) => match self.unaccepted.iter().position(|e| e.seq == seq) {
+                        Some(at) => self.unaccepted.remove(at).map(|e| (e.intended_us, e.owed)),
                         // Given up on already (and owed then).
-                        None => Some((seq, t, 0)),
+                        None => Some((t, 0)),
                     },
-                    None => self.unaccepted.pop_front(),
+                    None => self.unaccepted.pop_front().map(|e| (e.intended_us, e.owed)),
                 };
-                if let Some((_, intended_us, owed)) = entry {
+                if let Some((intended_us, owed)) = entry {
                     self.ctx.metrics.with(|r| {
                         r.ledger.accepted += 1;
                         r.ledger.expected += owed;

@@ -25,6 +25,15 @@ struct Outcome {
 
 /// Run the binary (quiet, with `--json`), bounded: a run that hangs is killed and fails.
 fn loadgen(dir: &Path, args: &[&str]) -> Outcome {
+    loadgen_with(dir, args, |_| {})
+}
+
+/// [`loadgen`], with `meanwhile` run on another thread with the process id once it started.
+fn loadgen_with(
+    dir: &Path,
+    args: &[&str],
+    meanwhile: impl FnOnce(u32) + Send + 'static,
+) -> Outcome {
     let json = dir.join("report.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .args(args)
@@ -37,6 +46,8 @@ fn loadgen(dir: &Path, args: &[&str]) -> Outcome {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the loadgen binary starts");
+    let pid = child.id();
+    let meanwhile = std::thread::spawn(move || meanwhile(pid));
     let limit = Instant::now() + Duration::from_secs(180);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > limit {
@@ -45,6 +56,7 @@ fn loadgen(dir: &Path, args: &[&str]) -> Outcome {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    meanwhile.join().expect("the side thread ends");
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -307,6 +319,73 @@ steps = ["register", "match", { send = { count = 100, size = 48 } }, "logout"]
         json["ledger"]
     );
     assert_eq!(json["thresholds"][0]["passed"], false);
+}
+
+/// The whole process (clients and embedded server) stopped for 2.5 s, as a host that
+/// steals the CPU does: the server's heartbeat must not count that as the clients' silence
+/// (v1 logs out after 2 s without PONG), nor loadgen a catch-up burst of sends as accepts
+/// missing. Nothing is lost and nothing is an error; the latency shows the stall.
+#[test]
+fn a_stalled_process_loses_nothing_and_counts_no_error() {
+    let dir = scratch("stall");
+    let file = dir.join("stall.toml");
+    std::fs::write(
+        &file,
+        r#"name = "stall"
+seed = 5
+
+[target]
+dialect = "chat-json"
+
+[load]
+model = "closed"
+users = 20
+ramp_up = "500ms"
+message_rate = { per_user = "20/s" }
+
+[ledger]
+loss_timeout = "10s"
+
+[[behaviour]]
+name = "pairs"
+weight = 1
+steps = ["register", "match", { send = { count = 120, size = 48 } }, "logout"]
+
+[thresholds]
+"lost" = "== 0"
+"errors.rate" = "== 0"
+"#,
+    )
+    .unwrap();
+    let out = loadgen_with(&dir, &[file.to_str().unwrap()], |pid| {
+        // Users are sending by then: 1.5 s in, of a run of about 7 s without the stall.
+        std::thread::sleep(Duration::from_millis(1500));
+        let signal = |name: &str| {
+            let status = Command::new("kill")
+                .args([name, &pid.to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(status.success(), "kill {name} {pid}");
+        };
+        signal("-STOP");
+        std::thread::sleep(Duration::from_millis(2500));
+        signal("-CONT");
+    });
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    check_exact_ledger(&out.json, "stall");
+    assert_eq!(
+        count(&out.json, "errors.total"),
+        0,
+        "{}",
+        out.json["errors"]
+    );
+    assert_eq!(count(&out.json, "ledger.delivered"), 20 * 120);
+    // The stall is in the figures, not hidden: some delivery waited through it.
+    assert!(
+        count(&out.json, "steps.deliver.max_us") >= 2_000_000,
+        "{}",
+        out.json["steps"]["deliver"]
+    );
 }
 
 #[test]
