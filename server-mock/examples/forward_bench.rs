@@ -74,6 +74,11 @@ struct Args {
     /// Connections being set up at once.
     #[arg(long, default_value_t = 256)]
     parallel: usize,
+    /// The server runs under `valgrind --tool=callgrind`: zero its counts as the measured
+    /// window opens and dump them as it closes (`callgrind_control`), so the dump holds the
+    /// instructions of exactly the messages counted (see `benches/instructions.sh`).
+    #[arg(long, requires = "server_pid")]
+    callgrind: bool,
 }
 
 /// Tries per connection before the run fails.
@@ -187,12 +192,20 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     tokio::time::sleep(Duration::from_secs(args.warmup)).await;
+    if args.callgrind {
+        callgrind_control("--zero", args.server_pid).await?;
+    }
     let count0 = shared.delivered.load(Ordering::Relaxed);
     let server0 = args.server_pid.map(Usage::of);
     let driver0 = Usage::of_self();
     let machine0 = MachineTicks::read();
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    if args.callgrind {
+        // Done between the two counts as the zeroing was: the messages forwarded while each
+        // command is on its way are left out at one end and counted at the other.
+        callgrind_control("--dump=measured", args.server_pid).await?;
+    }
     let count1 = shared.delivered.load(Ordering::Relaxed);
     let elapsed = t0.elapsed().as_secs_f64();
     let server =
@@ -273,6 +286,23 @@ impl Usage {
     fn per_message(&self, messages: u64) -> serde_json::Value {
         serde_json::json!({ "cpu_us_per_message": self.cpu_us / messages.max(1) as f64 })
     }
+}
+
+/// Run `callgrind_control ACTION PID` (off the runtime's threads: it waits for the answer).
+async fn callgrind_control(action: &'static str, pid: Option<u32>) -> anyhow::Result<()> {
+    let pid = pid.context("--callgrind needs --server-pid")?.to_string();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("callgrind_control")
+            .args([action, &pid])
+            .stdout(std::process::Stdio::null())
+            .status()
+    })
+    .await?
+    .context("callgrind_control (from Debian's valgrind package) did not run")?;
+    if !status.success() {
+        bail!("callgrind_control {action} failed ({status}): is the server under callgrind?");
+    }
+    Ok(())
 }
 
 /// The machine's CPU time from /proc/stat, to tell how much of it the hypervisor gave to

@@ -416,17 +416,22 @@ pub(crate) fn dialogue_result<B: BufMut>(
     request_id: &str,
     msg_id: u64,
 ) -> ObjectWriter<B> {
+    // Once per message sent: from fixed fragments (`w` is a fresh object).
     match version {
         Version::V1 => w
-            .string("cmd", "DIALOGUE")
-            .string("requestId", request_id)
-            .u64("msgId", msg_id)
-            .i32("code", code.0),
+            .raw(r#""cmd":"DIALOGUE","requestId":"#)
+            .string_value(request_id)
+            .raw(r#","msgId":"#)
+            .u64_value(msg_id)
+            .raw(r#","code":"#)
+            .i32_value(code.0),
         Version::V2 => w
-            .string("cmd", "DIALOGUE_RESP")
-            .i32("code", code.0)
-            .string("requestId", request_id)
-            .u64("msgId", msg_id),
+            .raw(r#""cmd":"DIALOGUE_RESP","code":"#)
+            .i32_value(code.0)
+            .raw(r#","requestId":"#)
+            .string_value(request_id)
+            .raw(r#","msgId":"#)
+            .u64_value(msg_id),
     }
 }
 
@@ -445,14 +450,67 @@ impl PushDialogue<'_> {
         w: ObjectWriter<B>,
         version: Version,
     ) -> ObjectWriter<B> {
-        let cmd = match version {
-            Version::V1 => "PUSH_DIALOGUE",
-            Version::V2 => "PUSH_DIALOGUE_REQ",
+        // Once per message delivered: from fixed fragments (`w` is a fresh object).
+        let head = match version {
+            Version::V1 => r#""cmd":"PUSH_DIALOGUE","msgId":"#,
+            Version::V2 => r#""cmd":"PUSH_DIALOGUE_REQ","msgId":"#,
         };
-        w.string("cmd", cmd)
-            .u64("msgId", self.msg_id)
-            .u64("senderId", self.sender_id)
-            .u64("sessionId", self.session_id)
-            .string("content", self.content)
+        w.raw(head)
+            .u64_value(self.msg_id)
+            .raw(r#","senderId":"#)
+            .u64_value(self.sender_id)
+            .raw(r#","sessionId":"#)
+            .u64_value(self.session_id)
+            .raw(r#","content":"#)
+            .string_value(self.content)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-message frames print from fragments; member by member must give the same.
+    #[test]
+    fn per_message_frames_print_as_member_by_member() {
+        let fresh = || ObjectWriter::new(Escaping::Go);
+        for version in [Version::V1, Version::V2] {
+            for (msg_id, code, request_id) in [(0, 0, ""), (u64::MAX, -7, "r\"<2>"), (12, 3, "a")] {
+                let code = Code(code);
+                let by_member = match version {
+                    Version::V1 => fresh()
+                        .string("cmd", "DIALOGUE")
+                        .string("requestId", request_id)
+                        .u64("msgId", msg_id)
+                        .i32("code", code.0),
+                    Version::V2 => fresh()
+                        .string("cmd", "DIALOGUE_RESP")
+                        .i32("code", code.0)
+                        .string("requestId", request_id)
+                        .u64("msgId", msg_id),
+                };
+                assert_eq!(
+                    dialogue_result(fresh(), version, code, request_id, msg_id).finish(),
+                    by_member.finish()
+                );
+                let push = PushDialogue {
+                    msg_id,
+                    sender_id: msg_id / 3,
+                    session_id: 10,
+                    content: request_id,
+                };
+                let cmd = match version {
+                    Version::V1 => "PUSH_DIALOGUE",
+                    Version::V2 => "PUSH_DIALOGUE_REQ",
+                };
+                let by_member = fresh()
+                    .string("cmd", cmd)
+                    .u64("msgId", push.msg_id)
+                    .u64("senderId", push.sender_id)
+                    .u64("sessionId", push.session_id)
+                    .string("content", push.content);
+                assert_eq!(push.members(fresh(), version).finish(), by_member.finish());
+            }
+        }
     }
 }

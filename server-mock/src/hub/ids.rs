@@ -45,9 +45,10 @@ impl DirectSequences {
 }
 
 /// A v4 uuid from the hub's own (seeded) generator: no system call per message, and the
-/// same run with the same `--seed` gives the same ids.
+/// same run with the same `--seed` gives the same ids. One `u128` is two draws of the
+/// generator; an array of 16 bytes would be sixteen (one per message, on every dialect).
 pub(crate) fn uuid_from(rng: &mut impl Rng) -> uuid::Uuid {
-    uuid::Builder::from_random_bytes(rng.random()).into_uuid()
+    uuid::Builder::from_random_bytes(rng.random::<u128>().to_le_bytes()).into_uuid()
 }
 
 /// A token: 30 characters of `[a-zA-Z0-9]`, as chat v2 makes them.
