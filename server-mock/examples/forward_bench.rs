@@ -291,16 +291,19 @@ impl Usage {
 /// Run `callgrind_control ACTION PID` (off the runtime's threads: it waits for the answer).
 async fn callgrind_control(action: &'static str, pid: Option<u32>) -> anyhow::Result<()> {
     let pid = pid.context("--callgrind needs --server-pid")?.to_string();
-    let status = tokio::task::spawn_blocking(move || {
+    let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("callgrind_control")
             .args([action, &pid])
-            .stdout(std::process::Stdio::null())
-            .status()
+            .output()
     })
     .await?
     .context("callgrind_control (from Debian's valgrind package) did not run")?;
-    if !status.success() {
-        bail!("callgrind_control {action} failed ({status}): is the server under callgrind?");
+    if !out.status.success() {
+        bail!(
+            "callgrind_control {action} failed ({}): is the server under callgrind? {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Instructions per forwarded message (issue 3's forwarding path), counted by callgrind:
+# server-mock and the bare relay each run under `valgrind --tool=callgrind` while
+# forward_bench drives them natively; the counts are zeroed as the measured window opens and
+# dumped as it closes (`forward_bench --callgrind`). Unlike messages per second, the count
+# does not move with what else the machine runs (steal, noisy neighbours), so a change to the
+# per-message path shows as a number that is the same run after run.
+#
+#   server-mock/benches/instructions.sh [PAIRS] [SECONDS] [WINDOW]
+#
+# Defaults: 200 pairs, 10 s, window 8. Heartbeats are off on both sides (chat-json PINGs
+# every hour, the relay keeps no keepalive): under valgrind a server forwards some 20 times
+# fewer messages per second, and a per-second cost would weigh 20 times as much per message.
+# Counts are user-space instructions only: the kernel's share of a message (about half of
+# its CPU time, see the README) is not in them, so a ratio here is not a throughput ratio.
+#
+# Needs valgrind (Debian: `apt-get install valgrind`). Binds 127.0.0.1 port 0 only.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PAIRS=${1:-200}
+SECONDS_MEASURED=${2:-10}
+WINDOW=${3:-8}
+OUT=${BENCH_OUT:-target/bench-instructions}
+command -v valgrind >/dev/null || {
+  echo "instructions.sh needs valgrind: apt-get install valgrind" >&2
+  exit 2
+}
+mkdir -p "$OUT"
+rm -f "$OUT"/*.out*
+
+cargo build --release -q -p imkit-server-mock --bin server-mock --example baseline_relay --example forward_bench
+# shellcheck source=server-mock/benches/servers.sh
+source server-mock/benches/servers.sh
+
+measure() { # label protocol listen-name server-command... -- driver-args...
+  local label=$1 protocol=$2 name=$3; shift 3
+  local server=()
+  while [ "$1" != "--" ]; do server+=("$1"); shift; done
+  shift
+  start "$name" "$OUT/$label.log" valgrind --tool=callgrind --callgrind-out-file="$OUT/$label.%p.out" \
+    "${server[@]}" || return 0
+  local json
+  json=$("$EX/forward_bench" --protocol "$protocol" --target "$URL" --server-pid "$PID" \
+    --pairs "$PAIRS" --seconds "$SECONDS_MEASURED" --window "$WINDOW" --callgrind "$@")
+  kill "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  local ir
+  ir=$(awk '/^summary:/ {print $2}' "$OUT/$label.$PID.out.1")
+  echo "$json" | python3 -c "
+import json, sys
+r = json.load(sys.stdin)
+print(json.dumps({'label': '$label', 'instructions': $ir, 'forwarded': r['forwarded'],
+                  'instructions_per_message': round($ir / max(r['forwarded'], 1))}))
+" | tee -a "$OUT/results.jsonl"
+}
+
+: >"$OUT/results.jsonl"
+measure relay-ws raw-ws baseline-ws "$EX/baseline_relay" ws-replies 127.0.0.1:0 -- --label replies
+measure chat-json chat-json chat-json "$BIN/server-mock" --listen chat-json=127.0.0.1:0 \
+  --chat-ping-interval 1h --chat-max-wait 2h --
+measure relay-tcp-acks raw-tcp baseline-tcp "$EX/baseline_relay" tcp 127.0.0.1:0 -- --raw-acks true
+measure fishchat fishchat fishchat "$BIN/server-mock" --listen fishchat=127.0.0.1:0 --
+
+python3 - "$OUT/results.jsonl" <<'EOF'
+import json, sys
+rows = {r["label"]: r for r in map(json.loads, open(sys.argv[1]))}
+print(f"\n{'server':<16} {'instructions/msg':>17} {'vs relay':>9}")
+for label, relay in [("relay-ws", None), ("chat-json", "relay-ws"),
+                     ("relay-tcp-acks", None), ("fishchat", "relay-tcp-acks")]:
+    if label not in rows:
+        print(f"{label:<16} {'(no run)':>17}")
+        continue
+    per = rows[label]["instructions_per_message"]
+    ratio = f"{per / rows[relay]['instructions_per_message']:.2f}x" if relay in rows else ""
+    print(f"{label:<16} {per:>17,} {ratio:>9}")
+EOF
