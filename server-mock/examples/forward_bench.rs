@@ -644,6 +644,7 @@ async fn read_tcp(
     window: Arc<OnceLock<Arc<Semaphore>>>,
 ) {
     let mut buffer = BytesMut::with_capacity(4096);
+    let ack_head = format!(r#"{{"CmdName":"P2P_ACK","Args":["u{me}",""#);
     loop {
         match read.read_buf(&mut buffer).await {
             Ok(0) | Err(_) => return,
@@ -683,11 +684,12 @@ async fn read_tcp(
                 }
                 if let Some(uuid) = last_string_arg(body)
                     && shared.protocol == Protocol::Fishchat
+                    && out
+                        .send(Out::Bytes(p2p_ack(ack_head.as_bytes(), uuid)))
+                        .await
+                        .is_err()
                 {
-                    let ack = format!(r#"{{"CmdName":"P2P_ACK","Args":["u{me}","{uuid}"]}}"#);
-                    if out.send(Out::Bytes(fish_frame(&ack))).await.is_err() {
-                        return;
-                    }
+                    return;
                 }
             } else {
                 let _ = control.try_send(String::from_utf8_lossy(body).into_owned());
@@ -709,10 +711,23 @@ const RAW_ACK: [u8; 76] = {
     frame
 };
 
-/// The last string of a `{"CmdName":…,"Args":[…,"x"]}` body (a fishchat uuid).
-fn last_string_arg(body: &[u8]) -> Option<&str> {
-    let text = std::str::from_utf8(body).ok()?;
-    let end = text.rfind("\"]")?;
-    let start = text[..end].rfind('"')? + 1;
-    Some(&text[start..end])
+/// The last string of a `{"CmdName":…,"Args":[…,"x"]}` body (a fishchat uuid), as bytes:
+/// the driver's cost per message should be the protocol's, not its own.
+fn last_string_arg(body: &[u8]) -> Option<&[u8]> {
+    let end = body.windows(2).rposition(|w| w == b"\"]")?;
+    let start = body[..end].iter().rposition(|&b| b == b'"')? + 1;
+    Some(&body[start..end])
+}
+
+/// `P2P_ACK ["u<me>", "<uuid>"]`, framed: `head` (all before the uuid) is made once per
+/// connection, so a message costs no `format!` (the relay's ack is a constant).
+fn p2p_ack(head: &[u8], uuid: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(4 + head.len() + uuid.len() + 3);
+    frame.extend_from_slice(&[0; 4]);
+    frame.extend_from_slice(head);
+    frame.extend_from_slice(uuid);
+    frame.extend_from_slice(b"\"]}\n");
+    let len = (frame.len() - 4) as u32;
+    frame[..4].copy_from_slice(&len.to_be_bytes());
+    frame
 }
