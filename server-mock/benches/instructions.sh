@@ -14,6 +14,9 @@
 # Counts are user-space instructions only: the kernel's share of a message (about half of
 # its CPU time, see the README) is not in them, so a ratio here is not a throughput ratio.
 #
+# SERVER_MOCK=path/to/server-mock measures another build (say, of an earlier commit) with
+# this driver: an A/B of two builds gives two counts that can be compared as they are.
+#
 # Needs valgrind (Debian: `apt-get install valgrind`). Binds 127.0.0.1 port 0 only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,6 +34,7 @@ rm -f "$OUT"/*.out*
 cargo build --release -q -p imkit-server-mock --bin server-mock --example baseline_relay --example forward_bench
 # shellcheck source=server-mock/benches/servers.sh
 source server-mock/benches/servers.sh
+MOCK=${SERVER_MOCK:-$BIN/server-mock}
 
 measure() { # label protocol listen-name server-command... -- driver-args...
   local label=$1 protocol=$2 name=$3; shift 3
@@ -56,10 +60,10 @@ print(json.dumps({'label': '$label', 'instructions': $ir, 'forwarded': r['forwar
 
 : >"$OUT/results.jsonl"
 measure relay-ws raw-ws baseline-ws "$EX/baseline_relay" ws-replies 127.0.0.1:0 -- --label replies
-measure chat-json chat-json chat-json "$BIN/server-mock" --listen chat-json=127.0.0.1:0 \
+measure chat-json chat-json chat-json "$MOCK" --listen chat-json=127.0.0.1:0 \
   --chat-ping-interval 1h --chat-max-wait 2h --
 measure relay-tcp-acks raw-tcp baseline-tcp "$EX/baseline_relay" tcp 127.0.0.1:0 -- --raw-acks true
-measure fishchat fishchat fishchat "$BIN/server-mock" --listen fishchat=127.0.0.1:0 --
+measure fishchat fishchat fishchat "$MOCK" --listen fishchat=127.0.0.1:0 --
 
 python3 - "$OUT/results.jsonl" <<'EOF'
 import json, sys
