@@ -14,7 +14,8 @@
 # Counts are user-space instructions only: the kernel's share of a message (about half of
 # its CPU time, see the README) is not in them, so a ratio here is not a throughput ratio.
 #
-# SERVER_MOCK=path/to/server-mock measures another build (say, of an earlier commit) with
+# CALLGRIND_ARGS=--cache-sim=yes also simulates the caches and reports the data misses per
+# message (of the first and last level). SERVER_MOCK=path/to/server-mock measures another build (say, of an earlier commit) with
 # this driver: an A/B of two builds gives two counts that can be compared as they are.
 #
 # Needs valgrind (Debian: `apt-get install valgrind`). Binds 127.0.0.1 port 0 only.
@@ -41,20 +42,27 @@ measure() { # label protocol listen-name server-command... -- driver-args...
   local server=()
   while [ "$1" != "--" ]; do server+=("$1"); shift; done
   shift
+  # shellcheck disable=SC2086 # CALLGRIND_ARGS is a list of options
   start "$name" "$OUT/$label.log" valgrind --tool=callgrind --callgrind-out-file="$OUT/$label.%p.out" \
-    "${server[@]}" || return 0
+    ${CALLGRIND_ARGS:-} "${server[@]}" || return 0
   local json
   json=$("$EX/forward_bench" --protocol "$protocol" --target "$URL" --server-pid "$PID" \
     --pairs "$PAIRS" --seconds "$SECONDS_MEASURED" --window "$WINDOW" --callgrind "$@")
   kill "$PID" 2>/dev/null || true
   wait "$PID" 2>/dev/null || true
-  local ir
-  ir=$(awk '/^summary:/ {print $2}' "$OUT/$label.$PID.out.1")
   echo "$json" | python3 -c "
 import json, sys
 r = json.load(sys.stdin)
-print(json.dumps({'label': '$label', 'instructions': $ir, 'forwarded': r['forwarded'],
-                  'instructions_per_message': round($ir / max(r['forwarded'], 1))}))
+dump = open('$OUT/$label.$PID.out.1').read().splitlines()
+names = next(l.split()[1:] for l in dump if l.startswith('events:'))
+counts = dict(zip(names, map(int, next(l.split()[1:] for l in dump if l.startswith('summary:')))))
+n = max(r['forwarded'], 1)
+row = {'label': '$label', 'instructions': counts['Ir'], 'forwarded': r['forwarded'],
+       'instructions_per_message': round(counts['Ir'] / n)}
+if 'DLmr' in counts:  # --cache-sim=yes: simulated data misses of the last-level cache
+    row['ll_data_misses_per_message'] = round((counts['DLmr'] + counts['DLmw']) / n, 1)
+    row['l1_data_misses_per_message'] = round((counts['D1mr'] + counts['D1mw']) / n, 1)
+print(json.dumps(row))
 " | tee -a "$OUT/results.jsonl"
 }
 
@@ -68,7 +76,9 @@ measure fishchat fishchat fishchat "$MOCK" --listen fishchat=127.0.0.1:0 --
 python3 - "$OUT/results.jsonl" <<'EOF'
 import json, sys
 rows = {r["label"]: r for r in map(json.loads, open(sys.argv[1]))}
-print(f"\n{'server':<16} {'instructions/msg':>17} {'vs relay':>9}")
+cache = any("ll_data_misses_per_message" in r for r in rows.values())
+print(f"\n{'server':<16} {'instructions/msg':>17} {'vs relay':>9}"
+      + (f" {'L1 misses/msg':>14} {'LL misses/msg':>14}" if cache else ""))
 for label, relay in [("relay-ws", None), ("chat-json", "relay-ws"),
                      ("relay-tcp-acks", None), ("fishchat", "relay-tcp-acks")]:
     if label not in rows:
@@ -76,5 +86,7 @@ for label, relay in [("relay-ws", None), ("chat-json", "relay-ws"),
         continue
     per = rows[label]["instructions_per_message"]
     ratio = f"{per / rows[relay]['instructions_per_message']:.2f}x" if relay in rows else ""
-    print(f"{label:<16} {per:>17,} {ratio:>9}")
+    misses = (f" {rows[label].get('l1_data_misses_per_message', ''):>14}"
+              f" {rows[label].get('ll_data_misses_per_message', ''):>14}") if cache else ""
+    print(f"{label:<16} {per:>17,} {ratio:>9}{misses}")
 EOF
