@@ -223,7 +223,7 @@ mod tests {
     }
 
     proptest! {
-        /// Quotes, backslashes and control bytes on both sides of the short loop's end.
+        /// Quotes, backslashes and control bytes at every place in a word and across words.
         #[test]
         fn plain_string_len_matches_byte_by_byte(
             body in proptest::collection::vec(
