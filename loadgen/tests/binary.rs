@@ -23,6 +23,14 @@ struct Outcome {
     stderr: String,
 }
 
+/// A scenario written as `<name>.toml` in a scratch directory of its own: (directory, file).
+fn scenario(name: &str, toml: &str) -> (PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, toml).unwrap();
+    (dir, file)
+}
+
 /// Run the binary (quiet, with `--json`), bounded: a run that hangs is killed and fails.
 fn loadgen(dir: &Path, args: &[&str]) -> Outcome {
     loadgen_with(dir, args, |_| {})
@@ -278,10 +286,8 @@ fn eutamias_short_run() {
 /// times the dropped messages were counted lost.
 #[test]
 fn one_percent_dropped_deliveries_are_reported_as_about_one_percent_lost() {
-    let dir = scratch("chaos");
-    let file = dir.join("chaos.toml");
-    std::fs::write(
-        &file,
+    let (dir, file) = scenario(
+        "chaos",
         r#"name = "chaos"
 seed = 7
 
@@ -307,8 +313,7 @@ steps = ["register", "match", { send = { count = 100, size = 48 } }, "logout"]
 [thresholds]
 "lost" = "== 0"
 "#,
-    )
-    .unwrap();
+    );
     let out = loadgen(&dir, &[file.to_str().unwrap()]);
     // The threshold `lost == 0` fails: exit code 1, and the run itself was fine.
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
@@ -351,10 +356,8 @@ steps = ["register", "match", { send = { count = 100, size = 48 } }, "logout"]
 /// missing. Nothing is lost and nothing is an error; the latency shows the stall.
 #[test]
 fn a_stalled_process_loses_nothing_and_counts_no_error() {
-    let dir = scratch("stall");
-    let file = dir.join("stall.toml");
-    std::fs::write(
-        &file,
+    let (dir, file) = scenario(
+        "stall",
         r#"name = "stall"
 seed = 5
 
@@ -379,8 +382,7 @@ steps = ["register", "match", { send = { count = 120, size = 48 } }, "logout"]
 "lost" = "== 0"
 "errors.rate" = "== 0"
 "#,
-    )
-    .unwrap();
+    );
     let out = loadgen_with(&dir, &[file.to_str().unwrap()], |pid| {
         // Users are sending by then: 1.5 s in, of a run of about 7 s without the stall.
         std::thread::sleep(Duration::from_millis(1500));
@@ -435,10 +437,8 @@ fn chaos_with_a_target_is_refused_with_exit_code_2() {
 /// a message owed when it arrives: `delivered` never exceeds `expected`, and `lost` stays exact.
 #[test]
 fn messages_not_owed_that_arrive_anyway_are_owed_then() {
-    let dir = scratch("owed");
-    let file = dir.join("owed.toml");
-    std::fs::write(
-        &file,
+    let (dir, file) = scenario(
+        "owed",
         r#"name = "owed"
 seed = 11
 
@@ -460,8 +460,7 @@ name = "storm"
 weight = 1
 steps = ["login", "pair", { repeat = { for = "6s", steps = [{ send = { for = "1s" } }, "reconnect"] } }, "logout"]
 "#,
-    )
-    .unwrap();
+    );
     let out = loadgen(&dir, &[file.to_str().unwrap()]);
     assert!(matches!(out.code, 0 | 1), "{}\n{}", out.stdout, out.stderr);
     let (delivered, expected) = (

@@ -230,7 +230,7 @@ impl<B: BufMut> ObjectWriter<B> {
 
     pub(crate) fn i32(mut self, key: &str, value: i32) -> Self {
         self.key(key);
-        self.signed(value);
+        self.number(value);
         self
     }
 
@@ -258,17 +258,12 @@ impl<B: BufMut> ObjectWriter<B> {
 
     /// A signed number, after a key [`ObjectWriter::raw`] printed.
     pub(crate) fn i32_value(mut self, value: i32) -> Self {
-        self.signed(value);
+        self.number(value);
         self
     }
 
     /// Decimal digits, without the `String` a `to_string` would allocate per number.
-    fn number(&mut self, value: u64) {
-        self.out
-            .put_slice(itoa::Buffer::new().format(value).as_bytes());
-    }
-
-    fn signed(&mut self, value: i32) {
+    fn number(&mut self, value: impl itoa::Integer) {
         self.out
             .put_slice(itoa::Buffer::new().format(value).as_bytes());
     }
