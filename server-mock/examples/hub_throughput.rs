@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use imkit_protocols::{Command, Conversation, Dialect, Event, UserId};
+use imkit_protocols::{Command, Conversation, Dialect, UserId};
+use imkit_server_mock::hub::Outgoing;
 use imkit_server_mock::{Hub, HubConfig};
 
 fn main() {
@@ -55,7 +56,7 @@ async fn run(connections: usize, messages: u64) {
                 outbound.try_recv_many(&mut batch, 63);
                 let delivered = batch
                     .iter()
-                    .filter(|e| matches!(e, Event::Delivered(_)))
+                    .filter(|item| matches!(item, Outgoing::Delivery(_)))
                     .count();
                 received.fetch_add(delivered as u64, Ordering::Relaxed);
                 batch.clear();

@@ -301,17 +301,40 @@ pub fn write_event_json(event: &Event, ctx: &Context, out: &mut impl BufMut) -> 
             dialogue_result(w, ctx.version, Code::SUCCESS, request_id, msg_id).end();
         }
         Event::Delivered(message) => {
-            let push = PushDialogue {
-                msg_id: message.id.as_ref().map(seq).transpose()?.unwrap_or(0),
-                sender_id: numeric(&message.from)?,
-                session_id: session_of(&message.conversation, "deliver outside a session")?,
-                content: &message.content,
-            };
-            push.members(ObjectWriter::over(out, Escaping::Go), ctx.version)
-                .end();
+            let msg_id = message.id.as_ref().map(seq).transpose()?.unwrap_or(0);
+            write_push_json(
+                &message.conversation,
+                &message.from,
+                msg_id,
+                &message.content,
+                ctx,
+                out,
+            )?;
         }
         other => server_from_event(other, ctx)?.write_json(ctx.version, out)?,
     }
+    Ok(())
+}
+
+/// Server side: the push of a message (`PUSH_DIALOGUE`, v2 `PUSH_DIALOGUE_REQ`) printed
+/// from its parts, for a server that keeps messages in its own form (no [`Event`] built
+/// per receiver). The same bytes as [`write_event_json`] prints for [`Event::Delivered`].
+pub fn write_push_json(
+    conversation: &Conversation,
+    from: &UserId,
+    msg_id: u64,
+    content: &str,
+    ctx: &Context,
+    out: &mut impl BufMut,
+) -> Result<()> {
+    let push = PushDialogue {
+        msg_id,
+        sender_id: numeric(from)?,
+        session_id: session_of(conversation, "deliver outside a session")?,
+        content,
+    };
+    push.members(ObjectWriter::over(out, Escaping::Go), ctx.version)
+        .end();
     Ok(())
 }
 

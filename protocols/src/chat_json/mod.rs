@@ -64,7 +64,7 @@ pub use codec::{
 pub use driver::{ChatConnector, ChatLink};
 pub use mapping::{
     Context, READ_DONE, client_from_command, command_from_client, events_from_server, into_command,
-    server_from_event, write_event_json,
+    server_from_event, write_event_json, write_push_json,
 };
 pub use message::{ClientMessage, Code, ServerMessage, SignalData, SignalType, Version};
 

@@ -22,7 +22,8 @@
 //! hub.is_online(&user) -> bool;  hub.seed() -> u64
 //! hub.shutdown()                                              close every queue after a flush
 //! hub.stats() -> HubStats
-//! Outbound::recv().await -> Option<Event>;  Outbound::try_recv_many(&mut Vec<Event>, max)
+//! Outbound::recv().await -> Option<Outgoing>;  Outbound::try_recv_many(&mut Vec<Outgoing>, max)
+//!                                          an Outgoing is an Event or a Delivery (a shared message)
 //! Outbound::close_reason() -> Option<CloseReason>
 //! ```
 //!
@@ -65,6 +66,7 @@
 mod accounts;
 pub mod accounts_file;
 mod connection;
+mod delivery;
 mod envelope;
 mod error;
 mod groups;
@@ -90,6 +92,7 @@ use rand::{Rng, SeedableRng};
 
 pub use accounts_file::{AccountsError, AccountsFile};
 pub use connection::{AttachOptions, ConnId};
+pub use delivery::{Delivery, Outgoing};
 pub use envelope::IdStyle;
 pub use error::HubError;
 pub use outbound::{CloseReason, Outbound};

@@ -10,6 +10,7 @@ use imkit_protocols::Event;
 use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until};
 
+use super::delivery::{Delivery, Outgoing};
 use super::envelope::{Envelope, IdStyle};
 
 /// Why the hub closed a connection's queue (the connection's task then closes its socket).
@@ -160,9 +161,9 @@ impl Outbound {
         Outbound { queue, style }
     }
 
-    /// The next event for this connection; `None` once the hub closed the queue and it is
+    /// The next item for this connection; `None` once the hub closed the queue and it is
     /// empty (see [`Outbound::close_reason`]). Cancel safe.
-    pub async fn recv(&mut self) -> Option<Event> {
+    pub async fn recv(&mut self) -> Option<Outgoing> {
         loop {
             let (first, due) = {
                 let mut state = self.queue.lock();
@@ -191,13 +192,11 @@ impl Outbound {
         }
     }
 
-    /// Take every event that is ready now (up to `max`) without waiting: lets a connection
+    /// Take every item that is ready now (up to `max`) without waiting: lets a connection
     /// write a batch and flush once. Returns how many were added to `into`.
-    pub fn try_recv_many(&mut self, into: &mut Vec<Event>, max: usize) -> usize {
+    pub fn try_recv_many(&mut self, into: &mut Vec<Outgoing>, max: usize) -> usize {
         let now = Instant::now();
         let before = into.len();
-        // Rendered under the lock (a clone of a shared envelope, no waiting): this saves
-        // collecting the items in a vector of their own first, per batch.
         let mut state = self.queue.lock();
         while into.len() - before < max {
             match state.slots.front() {
@@ -218,15 +217,10 @@ impl Outbound {
         self.queue.lock().closed
     }
 
-    fn render(&self, item: Item) -> Event {
+    fn render(&self, item: Item) -> Outgoing {
         match item {
-            Item::Event(event) => event,
-            // The last holder (no unacked copy, no other receiver) takes the strings
-            // instead of copying them.
-            Item::Deliver(envelope) => match Arc::try_unwrap(envelope) {
-                Ok(envelope) => Event::Delivered(envelope.into_message(self.style)),
-                Err(shared) => Event::Delivered(shared.message(self.style)),
-            },
+            Item::Event(event) => Outgoing::Event(event),
+            Item::Deliver(envelope) => Outgoing::Delivery(Delivery::new(envelope, self.style)),
         }
     }
 }
@@ -259,7 +253,7 @@ mod tests {
             .await
             .expect("woken")
             .expect("task");
-        assert_eq!(event, Some(Event::Pong));
+        assert_eq!(event.map(Outgoing::into_event), Some(Event::Pong));
     }
 
     #[tokio::test]
@@ -281,10 +275,10 @@ mod tests {
         assert_eq!(batch.len(), 4);
         assert!(matches!(
             batch[3],
-            Event::PartnerLeft {
+            Outgoing::Event(Event::PartnerLeft {
                 session: imkit_protocols::SessionId(7),
                 ..
-            }
+            })
         ));
         assert_eq!(out.try_recv_many(&mut batch, 8), 0);
     }
@@ -300,8 +294,11 @@ mod tests {
             queue.push(Item::Event(Event::Pong), None),
             Err(PushError::Closed)
         );
-        assert_eq!(out.recv().await, Some(Event::Pong));
-        assert_eq!(out.recv().await, None);
+        assert_eq!(
+            out.recv().await.map(Outgoing::into_event),
+            Some(Event::Pong)
+        );
+        assert!(out.recv().await.is_none());
         assert_eq!(out.close_reason(), Some(CloseReason::Shutdown));
     }
 
@@ -311,7 +308,10 @@ mod tests {
         // Polled once while empty, then dropped (a select picked another branch).
         assert!(out.recv().now_or_never().is_none());
         push(&queue, Event::Pong);
-        assert_eq!(out.recv().await, Some(Event::Pong));
+        assert_eq!(
+            out.recv().await.map(Outgoing::into_event),
+            Some(Event::Pong)
+        );
     }
 
     #[tokio::test]

@@ -24,9 +24,14 @@ fn hub() -> Hub {
 
 /// Everything queued for a connection right now.
 fn drain(out: &mut Outbound) -> Vec<Event> {
-    let mut events = Vec::new();
-    out.try_recv_many(&mut events, usize::MAX);
-    events
+    take(out, usize::MAX)
+}
+
+/// Up to `max` of what is queued for a connection right now, as events.
+fn take(out: &mut Outbound, max: usize) -> Vec<Event> {
+    let mut items = Vec::new();
+    out.try_recv_many(&mut items, max);
+    items.into_iter().map(Outgoing::into_event).collect()
 }
 
 fn delivered(events: &[Event]) -> Vec<Message> {
@@ -55,8 +60,7 @@ fn login(hub: &Hub, dialect: Dialect, user: &str) -> (ConnId, Outbound) {
         },
     )
     .unwrap();
-    let mut first = Vec::new();
-    out.try_recv_many(&mut first, 1);
+    let first = take(&mut out, 1);
     assert!(
         matches!(&first[..], [Event::LoggedIn { user: u, .. }] if u.as_str() == user),
         "{first:?}"
@@ -76,8 +80,7 @@ fn login_device(hub: &Hub, user: &str, device: &str) -> (ConnId, Outbound) {
         },
     )
     .unwrap();
-    let mut first = Vec::new();
-    out.try_recv_many(&mut first, 1);
+    let first = take(&mut out, 1);
     assert!(matches!(first[..], [Event::LoggedIn { .. }]), "{first:?}");
     (conn, out)
 }
@@ -921,12 +924,15 @@ async fn chaos_latency_delays_events_and_keeps_their_order() {
     for n in 0..20 {
         send(&hub, alice, to_user("alice"), &n.to_string()).unwrap();
     }
-    assert!(matches!(a.recv().await, Some(Event::LoggedIn { .. })));
+    assert!(matches!(
+        a.recv().await.map(Outgoing::into_event),
+        Some(Event::LoggedIn { .. })
+    ));
     // A sleep never ends early: the first event cannot come before the minimum latency.
     assert!(start.elapsed() >= std::time::Duration::from_millis(30));
     let mut got = Vec::new();
     while got.len() < 20 {
-        match a.recv().await {
+        match a.recv().await.map(Outgoing::into_event) {
             Some(Event::Delivered(m)) => got.push(m.content),
             Some(_) => {}
             None => panic!("closed"),
@@ -942,11 +948,14 @@ async fn shutdown_hands_out_what_is_queued_then_ends() {
     let (conn, mut out) = hub.attach(Dialect::Newim, peer());
     hub.handle(conn, Command::Ping).unwrap();
     hub.shutdown();
-    assert_eq!(out.recv().await, Some(Event::Pong));
-    assert_eq!(out.recv().await, None);
+    assert_eq!(
+        out.recv().await.map(Outgoing::into_event),
+        Some(Event::Pong)
+    );
+    assert!(out.recv().await.is_none());
     assert_eq!(out.close_reason(), Some(CloseReason::Shutdown));
     let (_late, mut late) = hub.attach(Dialect::Newim, peer());
-    assert_eq!(late.recv().await, None);
+    assert!(late.recv().await.is_none());
 }
 
 /// The invariant, under random interleavings: every accepted message reaches each receiver

@@ -7,28 +7,35 @@
 use std::future::Future;
 use std::time::Duration;
 
-use imkit_protocols::{Command, Event};
+use imkit_protocols::Command;
 use tokio::time::{Instant, sleep_until};
 
 use super::{HubConn, ListenContext};
-use crate::hub::{CloseReason, HubError, Outbound};
+use crate::hub::{CloseReason, HubError, Outbound, Outgoing};
 
 /// Events written per batch (one flush each).
 const BATCH: usize = 64;
 
+/// Room for commands kept between reads: a busy client's usual batch is read without an
+/// allocation of its own, and an idle connection keeps at most this much.
+const COMMANDS_KEPT: usize = 16;
+
 /// A dialect's side of a live connection.
 pub trait Wire: Send {
-    /// The next commands from the client; `Ok(None)` when it closed. Input the dialect
-    /// ignores (the originals ignore unknown commands) yields an empty vector; an error ends
-    /// the connection. Must be cancel safe.
+    /// Read the next commands from the client into `commands` (empty, and left empty for
+    /// input the dialect ignores: the originals ignore unknown commands); `Ok(false)` when
+    /// the client closed. An error ends the connection. Must be cancel safe: nothing is
+    /// pushed before the last await. The vector is the pump's, used again for every read.
     fn read(
         &mut self,
-    ) -> impl Future<Output = imkit_protocols::Result<Option<Vec<Command>>>> + Send;
+        commands: &mut Vec<Command>,
+    ) -> impl Future<Output = imkit_protocols::Result<bool>> + Send;
 
-    /// Write `events` in order, then flush.
+    /// Write `items` in order, then flush. A wire may take them out of the vector (to own
+    /// an event's strings); the pump clears what is left.
     fn write(
         &mut self,
-        events: &[Event],
+        items: &mut Vec<Outgoing>,
     ) -> impl Future<Output = imkit_protocols::Result<()>> + Send;
 
     /// The hub refused `command` (see [`Command::kind`]), at `position` in the batch `read`
@@ -122,9 +129,10 @@ pub async fn pump<W: Wire>(
     let timer_sleep = sleep_until(never());
     tokio::pin!(idle_sleep, timer_sleep);
     let mut timer_at = None;
-    // Grown on first use: BATCH events up front (~6.5 KiB) would be half of an idle
-    // connection's memory budget.
+    // Grown on first use: BATCH items up front would cost every idle connection memory.
     let mut batch = Vec::new();
+    // The same for commands; kept small between reads (see below).
+    let mut commands = Vec::new();
     let end = 'serve: loop {
         let timer = wire.next_timer();
         if timer != timer_at {
@@ -142,18 +150,18 @@ pub async fn pump<W: Wire>(
                 };
                 batch.push(event);
                 outbound.try_recv_many(&mut batch, BATCH - 1);
-                let written = within(write_timeout, wire.write(&batch)).await;
+                let written = within(write_timeout, wire.write(&mut batch)).await;
                 batch.clear();
                 if let Err(e) = written {
                     break 'serve End::Wire(e);
                 }
             }
-            read = wire.read() => {
-                let commands = match read {
-                    Ok(Some(commands)) => commands,
-                    Ok(None) => break 'serve End::PeerClosed,
+            read = wire.read(&mut commands) => {
+                match read {
+                    Ok(true) => {}
+                    Ok(false) => break 'serve End::PeerClosed,
                     Err(e) => break 'serve End::Wire(e),
-                };
+                }
                 if idle.is_some() {
                     last_read = Instant::now();
                 }
@@ -162,15 +170,15 @@ pub async fn pump<W: Wire>(
                     continue 'serve;
                 }
                 // Under one hub lock per run of accepted commands.
-                let mut commands = commands.into_iter().enumerate();
-                while let Some((position, kind, error)) = conn.handle_until_refused(&mut commands) {
+                let mut run = commands.drain(..).enumerate();
+                while let Some((position, kind, error)) = conn.handle_until_refused(&mut run) {
                     // Dropped by the hub: its queue says why at the next recv.
                     if matches!(error, HubError::ConnectionClosed(_)) {
                         break;
                     }
                     // The replies to the commands before it go out first.
                     if wire.writable() && outbound.try_recv_many(&mut batch, BATCH) > 0 {
-                        let written = within(write_timeout, wire.write(&batch)).await;
+                        let written = within(write_timeout, wire.write(&mut batch)).await;
                         batch.clear();
                         if let Err(e) = written {
                             break 'serve End::Wire(e);
@@ -181,6 +189,11 @@ pub async fn pump<W: Wire>(
                         Ok(false) => break 'serve End::Refused(error),
                         Err(e) => break 'serve End::Wire(e),
                     }
+                }
+                drop(run);
+                // A rare long batch does not leave its room to the connection for good.
+                if commands.capacity() > COMMANDS_KEPT {
+                    commands.shrink_to(COMMANDS_KEPT);
                 }
                 // Let the tasks that are ready run before this one writes: what they queue
                 // for this connection (a partner's message beside our own reply) then goes

@@ -12,7 +12,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::timeout;
 
 use super::*;
-use crate::hub::HubError;
+use crate::hub::{HubError, Outgoing};
 use crate::{Server, ServerConfig};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -97,9 +97,9 @@ struct LineWire {
 }
 
 impl Wire for LineWire {
-    async fn read(&mut self) -> imkit_protocols::Result<Option<Vec<Command>>> {
+    async fn read(&mut self, commands: &mut Vec<Command>) -> imkit_protocols::Result<bool> {
         let Some(line) = self.lines.next_line().await? else {
-            return Ok(None);
+            return Ok(false);
         };
         if line == "panic" {
             panic!("the line dialect was asked to panic");
@@ -130,16 +130,17 @@ impl Wire for LineWire {
                 Command::Pong
             }
             // Ignored, as the originals ignore unknown commands.
-            _ if line.is_empty() => return Ok(Some(Vec::new())),
+            _ if line.is_empty() => return Ok(true),
             _ => return Err(imkit_protocols::Error::malformed(Dialect::Newim, line)),
         };
-        Ok(Some(vec![command]))
+        commands.push(command);
+        Ok(true)
     }
 
-    async fn write(&mut self, events: &[Event]) -> imkit_protocols::Result<()> {
+    async fn write(&mut self, items: &mut Vec<Outgoing>) -> imkit_protocols::Result<()> {
         let mut out = String::new();
-        for event in events {
-            out.push_str(&describe(event));
+        for event in items.drain(..).map(Outgoing::into_event) {
+            out.push_str(&describe(&event));
             out.push('\n');
         }
         self.write.write_all(out.as_bytes()).await?;

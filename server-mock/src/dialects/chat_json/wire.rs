@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
 use imkit_protocols::chat_json::{
     ClientMessage, Code, Context, Inbound, ServerMessage, Version, decode_client_text,
-    into_command, write_event_json,
+    into_command, write_event_json, write_push_json,
 };
 use imkit_protocols::{Command, Dialect, Error, Event, Result};
 use tokio::net::TcpStream;
@@ -23,7 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::heartbeat::{Heartbeat, Tick};
 use crate::config::Timers;
-use crate::hub::{CloseReason, ConnId, Hub, HubError};
+use crate::hub::{CloseReason, ConnId, Hub, HubError, IdStyle, Outgoing};
 use crate::listener::{End, HubConn, Wire};
 
 /// Room made in the print buffer before each frame (a reply or a push with a short content
@@ -251,6 +251,15 @@ impl ChatWire {
         }
     }
 
+    /// Print `event` into the print buffer, in the version it is said in.
+    fn print_event(&mut self, event: &Event) -> Result<()> {
+        self.observe(event);
+        let version = version_for(event, self.version);
+        let ctx = Context::new(self.account.unwrap_or_default(), version);
+        self.print.reserve(PRINT_ROOM);
+        write_event_json(event, &ctx, &mut self.print)
+    }
+
     async fn send_message(&mut self, message: &ServerMessage, version: Version) -> Result<()> {
         self.ws.send(message.to_frame(version)?).await?;
         Ok(())
@@ -294,8 +303,7 @@ fn version_for(event: &Event, connection: Version) -> Version {
 }
 
 impl Wire for ChatWire {
-    async fn read(&mut self) -> Result<Option<Vec<Command>>> {
-        let mut commands = Vec::new();
+    async fn read(&mut self, commands: &mut Vec<Command>) -> Result<bool> {
         self.request_ids.clear();
         loop {
             if commands.is_empty() {
@@ -309,7 +317,7 @@ impl Wire for ChatWire {
                 }
                 self.send_pending().await?;
                 match self.ended.take() {
-                    Some(Ended::Closed) => return Ok(None),
+                    Some(Ended::Closed) => return Ok(false),
                     Some(Ended::Failed(e)) => return Err(e),
                     None => {}
                 }
@@ -322,13 +330,13 @@ impl Wire for ChatWire {
                 // in hand: a cancelled read loses none.
                 match poll_fn(|cx| Poll::Ready(self.ws.poll_next_unpin(cx))).await {
                     Poll::Ready(next) => next,
-                    Poll::Pending => return Ok(Some(commands)),
+                    Poll::Pending => return Ok(true),
                 }
             };
             let taken = match next {
                 None => Err(Ended::Closed),
                 Some(Err(e)) => Err(Ended::Failed(e.into())),
-                Some(Ok(frame)) => self.take_frame(frame, &mut commands),
+                Some(Ok(frame)) => self.take_frame(frame, commands),
             };
             if let Err(end) = taken {
                 self.ended = Some(end);
@@ -337,18 +345,33 @@ impl Wire for ChatWire {
             // batch's own replies go first.
             let owed = self.ended.is_some() || self.pending.is_some() || self.flush_owed;
             if !commands.is_empty() && (owed || commands.len() >= READ_BATCH) {
-                return Ok(Some(commands));
+                return Ok(true);
             }
         }
     }
 
-    async fn write(&mut self, events: &[Event]) -> Result<()> {
-        for event in events {
-            self.observe(event);
-            let version = version_for(event, self.version);
-            let ctx = Context::new(self.account.unwrap_or_default(), version);
-            self.print.reserve(PRINT_ROOM);
-            match write_event_json(event, &ctx, &mut self.print) {
+    async fn write(&mut self, items: &mut Vec<Outgoing>) -> Result<()> {
+        for item in items.iter() {
+            let printed = match item {
+                // Printed from the hub's copy of the message.
+                Outgoing::Delivery(delivery) if delivery.style() == IdStyle::Seq => {
+                    let ctx = Context::new(self.account.unwrap_or_default(), self.version);
+                    self.print.reserve(PRINT_ROOM);
+                    write_push_json(
+                        delivery.conversation(),
+                        delivery.from(),
+                        delivery.seq(),
+                        delivery.content(),
+                        &ctx,
+                        &mut self.print,
+                    )
+                }
+                Outgoing::Delivery(delivery) => {
+                    self.print_event(&Event::Delivered(delivery.to_message()))
+                }
+                Outgoing::Event(event) => self.print_event(event),
+            };
+            match printed {
                 Ok(()) => {
                     let payload = self.print.split().freeze();
                     let text = Utf8Bytes::try_from(payload).map_err(|e| {
@@ -362,7 +385,7 @@ impl Wire for ChatWire {
                 // Only what another dialect can address and chat cannot say (a direct
                 // message outside a session, a group notice).
                 Err(e) => {
-                    tracing::warn!(conn = %self.conn, event = event.kind(), error = %e, "chat-json: event not expressible: skipped");
+                    tracing::warn!(conn = %self.conn, event = item.kind(), error = %e, "chat-json: event not expressible: skipped");
                 }
             }
         }

@@ -30,7 +30,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::socket::GobSocket;
-use crate::hub::{ConnId, Hub, HubError};
+use crate::hub::{ConnId, Hub, HubError, Outgoing};
 use crate::listener::{End, HubConn, ListenContext, Wire};
 
 /// Which server the client reached.
@@ -283,27 +283,28 @@ impl EutamiasWire {
 }
 
 impl Wire for EutamiasWire {
-    async fn read(&mut self) -> Result<Option<Vec<Command>>> {
+    async fn read(&mut self, commands: &mut Vec<Command>) -> Result<bool> {
         // A refusal an earlier, cancelled read left half written goes first.
         self.socket.flush().await?;
         let Some(frame) = self.socket.next_frame().await? else {
-            return Ok(None);
+            return Ok(false);
         };
         self.heard = Instant::now();
         self.handed = None;
         match self.admit(&frame)? {
             // Answered here: no need to take the hub's lock for it.
-            Admit::Command(Command::Ping, _) => Ok(Some(Vec::new())),
+            Admit::Command(Command::Ping, _) => Ok(true),
             Admit::Command(command, pending) => {
                 if let Some(pending) = pending {
                     self.replies.push_back(pending);
                     self.handed = Some(pending);
                 }
-                Ok(Some(vec![command]))
+                commands.push(command);
+                Ok(true)
             }
             Admit::Refuse(pending, error) => {
                 self.refuse(pending, &error).await?;
-                Ok(Some(Vec::new()))
+                Ok(true)
             }
             Admit::Ignore(why) => {
                 tracing::debug!(
@@ -314,14 +315,14 @@ impl Wire for EutamiasWire {
                     why,
                     "ignored"
                 );
-                Ok(Some(Vec::new()))
+                Ok(true)
             }
         }
     }
 
-    async fn write(&mut self, events: &[Event]) -> Result<()> {
-        for event in events {
-            if let Some(frame) = self.render(event)? {
+    async fn write(&mut self, items: &mut Vec<Outgoing>) -> Result<()> {
+        for event in items.drain(..).map(Outgoing::into_event) {
+            if let Some(frame) = self.render(&event)? {
                 self.socket.send(frame).await?;
             }
         }

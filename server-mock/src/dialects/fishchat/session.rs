@@ -15,7 +15,7 @@ use tokio::time::{Instant, timeout};
 
 use super::frames::{Frame, Framing, Inbox, Outbox};
 use super::{MSG_SERVER, TEXT, advertised};
-use crate::hub::{ConnId, Hub, HubError};
+use crate::hub::{ConnId, Delivery, Hub, HubError, IdStyle, Outgoing};
 use crate::listener::{Accepted, End, HubConn, Wire, pump};
 
 /// Commands handed to the hub per read at most (the rest stay buffered for the next read).
@@ -189,34 +189,12 @@ impl ClientWire {
         Ok(())
     }
 
-    /// Render one hub event into the outbox (most events have no fishchat form: the
-    /// original says them with silence).
-    fn render(&mut self, event: &Event) {
-        match event {
-            Event::Delivered(message) => match &message.conversation {
-                Conversation::Group(group) => {
-                    self.outbox.push(
-                        names::RESP_MESSAGE_TOPIC,
-                        &[group.as_str(), &message.content, message.from.as_str()],
-                    );
-                    if let Some(id) = &message.id {
-                        self.topic_acks
-                            .push((message.conversation.clone(), id.clone()));
-                    }
-                }
-                // A direct message, or one in a session another dialect opened with us.
-                Conversation::User(_) | Conversation::Session(_) => {
-                    let Some(MessageId::Text(uuid)) = &message.id else {
-                        tracing::warn!(conn = %self.conn, ?message, "a delivery without a uuid: not written");
-                        return;
-                    };
-                    self.outbox.push(
-                        names::RESP_MESSAGE_P2P,
-                        &[&message.content, message.from.as_str(), uuid],
-                    );
-                }
-            },
-            Event::GroupJoined { group, .. } => match self.joins.pop_front() {
+    /// Render one item for the client into the outbox (most events have no fishchat form:
+    /// the original says them with silence).
+    fn render(&mut self, item: &Outgoing) {
+        match item {
+            Outgoing::Delivery(delivery) => self.render_delivery(delivery),
+            Outgoing::Event(Event::GroupJoined { group, .. }) => match self.joins.pop_front() {
                 Some(Join::Create) => {}
                 Some(Join::Locate) | None => {
                     let own = &self.own_address;
@@ -224,21 +202,48 @@ impl ClientWire {
                         .push(names::LOCATE_TOPIC_MSG_ADDR, &[own, group.as_str()]);
                 }
             },
-            other => tracing::trace!(conn = %self.conn, ?other, "no fishchat form: not written"),
+            other => {
+                tracing::trace!(conn = %self.conn, kind = other.kind(), "no fishchat form: not written")
+            }
+        }
+    }
+
+    /// A message, printed from the hub's shared copy (its uuid encoded on the stack).
+    fn render_delivery(&mut self, delivery: &Delivery) {
+        match (delivery.conversation(), delivery.style()) {
+            (Conversation::Group(group), _) => {
+                self.outbox.push(
+                    names::RESP_MESSAGE_TOPIC,
+                    &[group.as_str(), delivery.content(), delivery.from().as_str()],
+                );
+                self.topic_acks
+                    .push((delivery.conversation().clone(), delivery.id()));
+            }
+            // A direct message, or one in a session another dialect opened with us.
+            (Conversation::User(_) | Conversation::Session(_), IdStyle::Uuid) => {
+                let mut buffer = uuid::Uuid::encode_buffer();
+                let uuid = delivery.uuid().hyphenated().encode_lower(&mut buffer);
+                self.outbox.push(
+                    names::RESP_MESSAGE_P2P,
+                    &[delivery.content(), delivery.from().as_str(), uuid],
+                );
+            }
+            (_, style) => {
+                tracing::warn!(conn = %self.conn, ?style, "a delivery without a uuid: not written")
+            }
         }
     }
 }
 
 impl Wire for ClientWire {
-    async fn read(&mut self) -> Result<Option<Vec<Command>>> {
+    async fn read(&mut self, commands: &mut Vec<Command>) -> Result<bool> {
         self.flush_pending().await?;
         if let Some(e) = self.failed.take() {
             return Err(e);
         }
         if self.eof {
-            return Ok(None);
+            return Ok(false);
         }
-        let mut commands = Vec::new();
         loop {
             let mut decoded = false;
             while commands.len() < MAX_COMMANDS
@@ -246,7 +251,7 @@ impl Wire for ClientWire {
                 && let Some(frame) = self.inbox.decode()?
             {
                 decoded = true;
-                if let Err(e) = self.take(frame, &mut commands) {
+                if let Err(e) = self.take(frame, commands) {
                     if commands.is_empty() {
                         return Err(e);
                     }
@@ -255,24 +260,24 @@ impl Wire for ClientWire {
                 }
             }
             if decoded {
-                return Ok(Some(commands));
+                return Ok(true);
             }
             if !self.inbox.fill(&mut self.stream).await? {
                 self.eof = true;
                 let Some(frame) = self.inbox.finish() else {
-                    return Ok(None);
+                    return Ok(false);
                 };
-                self.take(frame, &mut commands)?;
-                return Ok(Some(commands));
+                self.take(frame, commands)?;
+                return Ok(true);
             }
         }
     }
 
-    async fn write(&mut self, events: &[Event]) -> Result<()> {
+    async fn write(&mut self, items: &mut Vec<Outgoing>) -> Result<()> {
         self.flush_pending().await?;
         self.outbox.clear();
-        for event in events {
-            self.render(event);
+        for item in items.iter() {
+            self.render(item);
         }
         if !self.outbox.bytes.is_empty() {
             // Not forever: the pump's write timeout.

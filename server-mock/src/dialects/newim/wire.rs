@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage, Utf8Bytes};
 
 use super::copy::stored_copy;
-use crate::hub::{CloseReason, ConnId, HubError};
+use crate::hub::{CloseReason, ConnId, HubError, Outgoing};
 use crate::listener::{End, Wire};
 
 /// Text frames read but not yet echoed. The pump writes before it reads, so there is one at
@@ -105,12 +105,12 @@ impl NewimWire {
 }
 
 impl Wire for NewimWire {
-    async fn read(&mut self) -> imkit_protocols::Result<Option<Vec<Command>>> {
+    async fn read(&mut self, commands: &mut Vec<Command>) -> imkit_protocols::Result<bool> {
         loop {
             // `next()` is cancel safe and everything after it is synchronous.
             let message = match self.ws.next().await {
                 None | Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 Some(Err(e)) => return Err(e.into()),
                 Some(Ok(message)) => message,
@@ -118,11 +118,14 @@ impl Wire for NewimWire {
             match message {
                 WsMessage::Binary(payload) => {
                     return match decode_chat_message(&payload, self.max_frame) {
-                        Ok(message) => Ok(Some(self.command(message).into_iter().collect())),
+                        Ok(message) => {
+                            commands.extend(self.command(message));
+                            Ok(true)
+                        }
                         // As the original: logged, the frame dropped, the connection kept.
                         Err(e) => {
                             tracing::info!(conn = %self.conn, peer = %self.peer, user = %self.context.me, "newim: dropping a bad frame: {e}");
-                            Ok(Some(Vec::new()))
+                            Ok(true)
                         }
                     };
                 }
@@ -136,18 +139,19 @@ impl Wire for NewimWire {
                         ));
                     }
                     self.echoes.push_back(text);
-                    return Ok(Some(vec![Command::Ping]));
+                    commands.push(Command::Ping);
+                    return Ok(true);
                 }
-                WsMessage::Close(_) => return Ok(None),
+                WsMessage::Close(_) => return Ok(false),
                 // Pings are answered by tungstenite itself.
                 WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => {}
             }
         }
     }
 
-    async fn write(&mut self, events: &[Event]) -> imkit_protocols::Result<()> {
-        for event in events {
-            if let Some(message) = self.render(event) {
+    async fn write(&mut self, items: &mut Vec<Outgoing>) -> imkit_protocols::Result<()> {
+        for event in items.drain(..).map(Outgoing::into_event) {
+            if let Some(message) = self.render(&event) {
                 self.ws.feed(message).await?;
             }
         }

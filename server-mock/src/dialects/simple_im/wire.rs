@@ -14,6 +14,7 @@ use imkit_protocols::{
 
 use super::render;
 use super::stream::{DocumentStream, Inbound};
+use crate::hub::Outgoing;
 use crate::listener::{End, Wire};
 
 /// Documents taken from one read before the hub sees them (bounds the work per wake-up).
@@ -179,16 +180,15 @@ impl TomlWire {
 }
 
 impl Wire for TomlWire {
-    async fn read(&mut self) -> Result<Option<Vec<Command>>> {
+    async fn read(&mut self, commands: &mut Vec<Command>) -> Result<bool> {
         self.docs.write_out().await?;
         if let Some(error) = self.failed.take() {
             return Err(error);
         }
         let Some(first) = self.docs.next().await? else {
-            return Ok(None);
+            return Ok(false);
         };
-        let mut commands = Vec::new();
-        self.take(first, &mut commands)?;
+        self.take(first, commands)?;
         while commands.len() < MAX_COMMANDS {
             let next = match self.docs.ready() {
                 Ok(Some(next)) => next,
@@ -198,18 +198,18 @@ impl Wire for TomlWire {
                     break;
                 }
             };
-            if let Err(error) = self.take(next, &mut commands) {
+            if let Err(error) = self.take(next, commands) {
                 // What came before it still counts.
                 self.failed = Some(error);
                 break;
             }
         }
-        Ok(Some(commands))
+        Ok(true)
     }
 
-    async fn write(&mut self, events: &[Event]) -> Result<()> {
-        for event in events {
-            self.render(event);
+    async fn write(&mut self, items: &mut Vec<Outgoing>) -> Result<()> {
+        for event in items.drain(..).map(Outgoing::into_event) {
+            self.render(&event);
         }
         self.docs.write_out().await
     }
