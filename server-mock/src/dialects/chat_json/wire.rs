@@ -70,9 +70,10 @@ pub(super) struct ChatWire {
     /// `None` while a bind is in flight or after the logout, then the hub is asked.
     account: Option<u64>,
     heartbeat: Heartbeat,
-    /// The `requestId` of each `DIALOGUE` in the batch being handled, by its place in the
-    /// batch, for a refusal's reply.
-    request_ids: Vec<(usize, String)>,
+    /// Each `DIALOGUE` of the batch being handled, by its place in the batch: a refusal's
+    /// reply names its `requestId`. The frame is kept (a reference, not a copy) and read
+    /// again in the rare case of a refusal, so a message costs no copy of its id for it.
+    dialogues: Vec<(usize, Utf8Bytes)>,
     /// Frames tungstenite queued (a pong, a close echo) wait for the next flush.
     flush_owed: bool,
     /// How the stream ended while a batch was read: told at the next read, once the
@@ -101,7 +102,7 @@ impl ChatWire {
             version: Version::V1,
             account: None,
             heartbeat: Heartbeat::new(timers.chat_ping_interval, timers.chat_max_wait),
-            request_ids: Vec::new(),
+            dialogues: Vec::new(),
             flush_owed: false,
             ended: None,
             pending: None,
@@ -127,10 +128,10 @@ impl ChatWire {
     fn take_frame(&mut self, frame: WsMessage, commands: &mut Vec<Command>) -> Result<(), Ended> {
         match frame {
             WsMessage::Text(text) => {
-                if let Some(command) = self
-                    .on_text(text.as_str(), commands.len())
-                    .map_err(Ended::Failed)?
-                {
+                if let Some(command) = self.on_text(&text).map_err(Ended::Failed)? {
+                    if matches!(command, Command::Send { .. }) {
+                        self.dialogues.push((commands.len(), text));
+                    }
                     commands.push(command);
                 }
             }
@@ -154,8 +155,8 @@ impl ChatWire {
         Ok(())
     }
 
-    /// One text frame: the command to run, if any (`position`: its place in the batch).
-    fn on_text(&mut self, text: &str, position: usize) -> Result<Option<Command>> {
+    /// One text frame: the command to run, if any.
+    fn on_text(&mut self, text: &str) -> Result<Option<Command>> {
         let len = text.len();
         let (message, version) = match decode_client_text(text, self.limits.v2)? {
             Inbound::Message { message, version } => (message, version),
@@ -188,10 +189,9 @@ impl ChatWire {
             ClientMessage::Ping { .. } => {
                 self.heartbeat.pong(Instant::now());
             }
-            ClientMessage::Dialogue { request_id, .. } => {
-                self.request_ids.push((position, request_id.clone()));
-            }
-            ClientMessage::Match { .. } | ClientMessage::ViewedAck { .. } => {}
+            ClientMessage::Dialogue { .. }
+            | ClientMessage::Match { .. }
+            | ClientMessage::ViewedAck { .. } => {}
         }
         Ok(Some(into_command(message)))
     }
@@ -241,6 +241,19 @@ impl ChatWire {
             self.ws.send(frame).await?;
         }
         Ok(())
+    }
+
+    /// The `requestId` of the `DIALOGUE` at `position` in the batch (read again from its
+    /// frame, which was read once already, so it decodes).
+    fn request_id_at(&self, position: usize) -> String {
+        let frame = self.dialogues.iter().find(|(at, _)| *at == position);
+        match frame.map(|(_, text)| decode_client_text(text.as_str(), self.limits.v2)) {
+            Some(Ok(Inbound::Message {
+                message: ClientMessage::Dialogue { request_id, .. },
+                ..
+            })) => request_id,
+            _ => String::new(),
+        }
     }
 
     /// Note what the client is told about its account before it is told.
@@ -304,7 +317,7 @@ fn version_for(event: &Event, connection: Version) -> Version {
 
 impl Wire for ChatWire {
     async fn read(&mut self, commands: &mut Vec<Command>) -> Result<bool> {
-        self.request_ids.clear();
+        self.dialogues.clear();
         loop {
             if commands.is_empty() {
                 // What the last frames left owed, before waiting on the client again.
@@ -415,12 +428,7 @@ impl Wire for ChatWire {
             "send" => (
                 ServerMessage::DialogueResult {
                     code,
-                    request_id: self
-                        .request_ids
-                        .iter_mut()
-                        .find(|(at, _)| *at == position)
-                        .map(|(_, id)| std::mem::take(id))
-                        .unwrap_or_default(),
+                    request_id: self.request_id_at(position),
                     msg_id: 0,
                 },
                 self.version,
