@@ -7,8 +7,9 @@
 //!
 //! A PING due within a quarter interval may go out early, with frames the connection writes
 //! anyway ([`Heartbeat::ping_early`]): on a busy socket the heartbeat then costs no write of
-//! its own (v1 pings 10,000 sockets 20,000 times a second). Such a socket sees PINGs every
-//! 375–500 ms (v1) instead of every 500 ms; a quiet one keeps the exact cadence, and the
+//! its own (v1 pings 10,000 sockets 20,000 times a second). It stands for the tick it was
+//! due at, so the cadence holds: one PING per interval, busy or quiet, as the original's
+//! ticker sends (moving the schedule to each early PING sent a third more of them). The
 //! logout is only ever decided at the tick itself.
 //!
 //! A tick that runs late (the host stole the CPU, the runtime was busy) means this server
@@ -64,8 +65,8 @@ impl Heartbeat {
     }
 
     /// Whether to send a PING now, with other frames, rather than at the next tick: yes when
-    /// that tick is a PING (not a logout) due within a quarter interval. The tick after it
-    /// is then an interval from now.
+    /// that tick is a PING (not a logout) due within a quarter interval. It takes that
+    /// tick's place: the next one is due an interval after it.
     pub(super) fn ping_early(&mut self, now: Instant) -> bool {
         let Some(due) = self.next else {
             return false;
@@ -77,7 +78,7 @@ impl Heartbeat {
         if due.saturating_duration_since(self.last_pong) > self.max_wait {
             return false;
         }
-        self.next = Some(now + self.interval);
+        self.next = Some(due + self.interval);
         true
     }
 
@@ -168,20 +169,23 @@ mod tests {
         assert!(!beat.ping_early(t0 + 374 * MS));
         assert_eq!(beat.next(), Some(t0 + 500 * MS));
         assert!(beat.ping_early(t0 + 375 * MS));
-        assert_eq!(beat.next(), Some(t0 + 875 * MS));
-        // The tick it replaced does not fire.
+        // It stands for the tick at 500, which does not fire: the next is at 1000.
+        assert_eq!(beat.next(), Some(t0 + 1000 * MS));
         assert_eq!(beat.tick(t0 + 500 * MS), None);
-        // Silent since t0: ticks at 875, 1375, 1875 could go early (silence ≤ 2 s at each)...
-        assert!(beat.ping_early(t0 + 800 * MS));
-        assert_eq!(beat.next(), Some(t0 + 1300 * MS));
-        assert!(beat.ping_early(t0 + 1200 * MS));
-        assert!(beat.ping_early(t0 + 1650 * MS));
-        assert_eq!(beat.next(), Some(t0 + 2150 * MS));
-        // ...the one at 2150 would be the logout: only the tick decides it.
-        assert!(!beat.ping_early(t0 + 2100 * MS));
-        assert_eq!(beat.tick(t0 + 2150 * MS), Some(Tick::Logout));
+        // Silent since t0: the ticks at 1000, 1500, 2000 may go early (silence ≤ 2 s)...
         assert!(
-            !beat.ping_early(t0 + 2200 * MS),
+            !beat.ping_early(t0 + 800 * MS),
+            "not within a quarter of 1000"
+        );
+        assert!(beat.ping_early(t0 + 900 * MS));
+        assert!(beat.ping_early(t0 + 1400 * MS));
+        assert!(beat.ping_early(t0 + 1875 * MS));
+        assert_eq!(beat.next(), Some(t0 + 2500 * MS));
+        // ...the one at 2500 would be the logout: only the tick decides it.
+        assert!(!beat.ping_early(t0 + 2400 * MS));
+        assert_eq!(beat.tick(t0 + 2500 * MS), Some(Tick::Logout));
+        assert!(
+            !beat.ping_early(t0 + 2600 * MS),
             "no pings after the logout"
         );
     }
@@ -195,9 +199,40 @@ mod tests {
         // The tick at 2000 is a ping (silence exactly 2 s is not too long), at 2500 a
         // logout unless a PONG comes.
         assert!(beat.ping_early(t0 + 1900 * MS));
-        assert!(!beat.ping_early(t0 + 2300 * MS));
-        beat.pong(t0 + 2310 * MS);
-        assert!(beat.ping_early(t0 + 2320 * MS));
+        // It stood for the tick at 2000: the next is at 2500.
+        assert_eq!(beat.next(), Some(t0 + 2500 * MS));
+        assert!(
+            !beat.ping_early(t0 + 2300 * MS),
+            "not due within a quarter yet"
+        );
+        assert!(!beat.ping_early(t0 + 2400 * MS), "2.5 s of silence by then");
+        beat.pong(t0 + 2410 * MS);
+        assert!(beat.ping_early(t0 + 2420 * MS));
+    }
+
+    #[test]
+    fn a_busy_socket_is_pinged_once_per_interval() {
+        let (t0, mut beat) = v1_started();
+        let mut pings = Vec::new();
+        // Frames written every 10 ms for 10 s; the client answers each PING at once.
+        for step in 1..=1000 {
+            let now = t0 + step * 10 * MS;
+            let ping = match beat.tick(now) {
+                Some(Tick::Logout) => panic!("logged out at {step}"),
+                Some(Tick::Ping) => true,
+                None => beat.ping_early(now),
+            };
+            if ping {
+                pings.push(now - t0);
+                beat.pong(now);
+            }
+        }
+        // As the original's ticker: 20 in 10 s, each at most a quarter interval early.
+        assert_eq!(pings.len(), 20, "{pings:?}");
+        for (n, at) in (1..).zip(&pings) {
+            let due = n * 500 * MS;
+            assert!(*at <= due && due - *at <= 125 * MS, "ping {n} at {at:?}");
+        }
     }
 
     #[test]
