@@ -16,6 +16,9 @@
 # time the hypervisor gave to other guests while each run measured (steal, /proc/stat): when
 # it is high, no figure of that run means much.
 #
+# SERVER_MOCK=path/to/server-mock measures another build (say, of an earlier commit) beside
+# the same relays, for an A/B in the same quiet (or noisy) hour.
+#
 # Everything binds 127.0.0.1 port 0; every process is killed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,6 +32,7 @@ mkdir -p "$OUT"
 cargo build --release -q -p imkit-server-mock --bin server-mock --example baseline_relay --example forward_bench
 # shellcheck source=server-mock/benches/servers.sh
 source server-mock/benches/servers.sh
+MOCK=${SERVER_MOCK:-$BIN/server-mock}
 
 ROUND=0
 # A server that does not start is reported (by `start`) and its run left out.
@@ -54,7 +58,7 @@ relay_500ms() {
   run raw-ws --label replies-keepalive-500ms
 }
 chat_v1() {
-  start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0 || return 0
+  start chat-json "$OUT/mock-chat.log" "$MOCK" --listen chat-json=127.0.0.1:0 || return 0
   run chat-json
 }
 relay_3s() {
@@ -63,7 +67,7 @@ relay_3s() {
 }
 # The same with v2's heartbeat (PING every 3 s, not v1's 500 ms).
 chat_v2() {
-  start chat-json "$OUT/mock-chat.log" "$BIN/server-mock" --listen chat-json=127.0.0.1:0 \
+  start chat-json "$OUT/mock-chat.log" "$MOCK" --listen chat-json=127.0.0.1:0 \
     --chat-ping-interval 3s --chat-max-wait 20s || return 0
   run chat-json --label v2-heartbeat
 }
@@ -74,7 +78,7 @@ relay_tcp_acks() {
   run raw-tcp --raw-acks true
 }
 fishchat() {
-  start fishchat "$OUT/mock-fish.log" "$BIN/server-mock" --listen fishchat=127.0.0.1:0 || return 0
+  start fishchat "$OUT/mock-fish.log" "$MOCK" --listen fishchat=127.0.0.1:0 || return 0
   run fishchat
 }
 # For reference: the WebSocket relay without keepalive, its best case (one frame per
