@@ -66,12 +66,14 @@ impl Heartbeat {
 
     /// Whether to send a PING now, with other frames, rather than at the next tick: yes when
     /// that tick is a PING (not a logout) due within a quarter interval. It takes that
-    /// tick's place: the next one is due an interval after it.
+    /// tick's place: the next one is due an interval after it. A tick already due is left
+    /// to [`Heartbeat::tick`], which runs at once: after a stall it credits the lateness
+    /// and sends one PING, not one per interval missed.
     pub(super) fn ping_early(&mut self, now: Instant) -> bool {
         let Some(due) = self.next else {
             return false;
         };
-        if due > now + self.interval / 4 {
+        if due <= now || due > now + self.interval / 4 {
             return false;
         }
         // Silent for too long by then: the tick decides (a PONG may still come first).
@@ -208,6 +210,31 @@ mod tests {
         assert!(!beat.ping_early(t0 + 2400 * MS), "2.5 s of silence by then");
         beat.pong(t0 + 2410 * MS);
         assert!(beat.ping_early(t0 + 2420 * MS));
+    }
+
+    #[test]
+    fn after_a_stall_a_busy_socket_gets_one_ping_and_keeps_its_account() {
+        let (t0, mut beat) = v1_started();
+        beat.pong(t0 + 400 * MS);
+        // Stopped from 450 ms to 3 s: the ticks at 500…3000 did not run. Frames written
+        // every 10 ms from then on; the client answers each PING at once.
+        let mut pings = 0;
+        for step in 300..=500 {
+            let now = t0 + step * 10 * MS;
+            // As the pump runs them: the write first, then the timer.
+            let early = beat.ping_early(now);
+            let tick = match beat.tick(now) {
+                Some(Tick::Logout) => panic!("logged out at {now:?}"),
+                Some(Tick::Ping) => true,
+                None => false,
+            };
+            for _ in 0..(u8::from(early) + u8::from(tick)) {
+                pings += 1;
+                beat.pong(now);
+            }
+        }
+        // One for the stall, then the cadence: 3.5, 4.0, 4.5, 5.0 (each within a quarter).
+        assert_eq!(pings, 5);
     }
 
     #[test]
