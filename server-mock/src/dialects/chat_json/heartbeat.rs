@@ -212,48 +212,45 @@ mod tests {
         assert!(beat.ping_early(t0 + 2420 * MS));
     }
 
-    #[test]
-    fn after_a_stall_a_busy_socket_gets_one_ping_and_keeps_its_account() {
-        let (t0, mut beat) = v1_started();
-        beat.pong(t0 + 400 * MS);
-        // Stopped from 450 ms to 3 s: the ticks at 500…3000 did not run. Frames written
-        // every 10 ms from then on; the client answers each PING at once.
-        let mut pings = 0;
-        for step in 300..=500 {
+    /// Frames written every 10 ms at `steps` (in 10 ms from `t0`), the write and then the
+    /// timer as the pump runs them; the client answers each PING at once. When each PING
+    /// went out, from `t0`.
+    fn busy(
+        t0: Instant,
+        beat: &mut Heartbeat,
+        steps: std::ops::RangeInclusive<u32>,
+    ) -> Vec<Duration> {
+        let mut pings = Vec::new();
+        for step in steps {
             let now = t0 + step * 10 * MS;
-            // As the pump runs them: the write first, then the timer.
             let early = beat.ping_early(now);
             let tick = match beat.tick(now) {
-                Some(Tick::Logout) => panic!("logged out at {now:?}"),
+                Some(Tick::Logout) => panic!("logged out at {:?}", now - t0),
                 Some(Tick::Ping) => true,
                 None => false,
             };
             for _ in 0..(u8::from(early) + u8::from(tick)) {
-                pings += 1;
+                pings.push(now - t0);
                 beat.pong(now);
             }
         }
+        pings
+    }
+
+    #[test]
+    fn after_a_stall_a_busy_socket_gets_one_ping_and_keeps_its_account() {
+        let (t0, mut beat) = v1_started();
+        beat.pong(t0 + 400 * MS);
+        // Stopped from 450 ms to 3 s: the ticks at 500…3000 did not run.
+        let pings = busy(t0, &mut beat, 300..=500);
         // One for the stall, then the cadence: 3.5, 4.0, 4.5, 5.0 (each within a quarter).
-        assert_eq!(pings, 5);
+        assert_eq!(pings.len(), 5, "{pings:?}");
     }
 
     #[test]
     fn a_busy_socket_is_pinged_once_per_interval() {
         let (t0, mut beat) = v1_started();
-        let mut pings = Vec::new();
-        // Frames written every 10 ms for 10 s; the client answers each PING at once.
-        for step in 1..=1000 {
-            let now = t0 + step * 10 * MS;
-            let ping = match beat.tick(now) {
-                Some(Tick::Logout) => panic!("logged out at {step}"),
-                Some(Tick::Ping) => true,
-                None => beat.ping_early(now),
-            };
-            if ping {
-                pings.push(now - t0);
-                beat.pong(now);
-            }
-        }
+        let pings = busy(t0, &mut beat, 1..=1000);
         // As the original's ticker: 20 in 10 s, each at most a quarter interval early.
         assert_eq!(pings.len(), 20, "{pings:?}");
         for (n, at) in (1..).zip(&pings) {
